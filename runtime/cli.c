@@ -1,0 +1,196 @@
+/* cli.c: see cli.h. */
+#include "runtime/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ringmaster.h"
+#include "runtime/control.h"
+#include "runtime/log.h"
+#include "runtime/options.h"
+#include "runtime/pin.h"
+#include "runtime/world.h"
+#include "scheduler/noop.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage:\n"
+            "  ringmaster --help | --version\n"
+            "  ringmaster info [--bind core|none] [--bind-policy compact|scatter]\n"
+            "      under mpirun: one row per rank: rank, host, pid, bound cores, NUMA node\n"
+            "  ringmaster run KERNEL [options]\n"
+            "  ringmaster run KERNEL --help\n\n"
+            "Kernels in this build: %s\n\n"
+            "Launch under MPI with fault tolerance, for example:\n"
+            "  mpirun --enable-recovery -np 4 ringmaster run noop --tasks 10000\n\n"
+            "Exit status: 0 success, 2 usage or input error, 3 the job failed.\n\n",
+            rm_options_kernels());
+    rm_options_print_help(NULL, f);
+}
+
+/* Prints a usage error once per job (rank 0, or a process not started by a launcher). */
+static int usage_error(const char *msg)
+{
+    int r = rm_world_env_rank();
+    if (r <= 0)
+        fprintf(stderr, "ringmaster: error: %s (see 'ringmaster --help')\n", msg);
+    return RM_EXIT_USAGE;
+}
+
+static enum rm_log_level level_of(const struct rm_options *o)
+{
+    return o->verbosity < 0 ? RM_LOG_WARN : o->verbosity > 0 ? RM_LOG_DEBUG : RM_LOG_INFO;
+}
+
+/* Starts MPI, pins this rank and shares every rank's identity. Collective. */
+static int bootstrap(int *argc, char ***argv, const struct rm_options *o, struct rm_world *w)
+{
+    int rc = rm_world_init(argc, argv, w);
+    if (rc != 0) {
+        fprintf(stderr, "ringmaster: error: cannot start MPI: %s\n", rm_strerror(rc));
+        return rc;
+    }
+    rm_log_init(w->rank, level_of(o));
+    if (w->rank == 0 && w->size > 1 && !w->recovery)
+        rm_warn("fault tolerance is off: one rank's death will abort the whole job. Launch "
+                "with 'mpirun --enable-recovery' (or export OMPI_MCA_orte_enable_recovery=1) "
+                "to survive rank failures");
+    struct rm_pin_result pin;
+    rc = rm_pin_self(o->bind, o->policy, w->local_rank, w->local_size, &pin);
+    if (rc != 0)
+        rm_warn("could not bind to a core (%s); running unbound", rm_strerror(rc));
+    if (pin.wrapped && w->local_rank == 0)
+        rm_warn("%d ranks on this node but fewer cores: ranks share cores (wrap-around)",
+                w->local_size);
+    struct rm_rank_info mine;
+    rm_world_describe_self(w, &pin, &mine);
+    rm_debug("bound to cpus %s (numa %s, %s)", mine.cpus, mine.numa,
+             rm_pin_source_name(pin.source));
+    rc = rm_world_exchange(w, &mine);
+    if (rc != 0)
+        rm_error("exchanging rank identities: %s", rm_strerror(rc));
+    return rc;
+}
+
+static int cmd_info(int argc, char **argv, int *pargc, char ***pargv)
+{
+    struct rm_options o;
+    char err[256];
+    if (rm_options_parse_info(argc, argv, &o, err, sizeof err) != 0)
+        return usage_error(err);
+    struct rm_world w;
+    if (bootstrap(pargc, pargv, &o, &w) != 0)
+        return RM_EXIT_FAILED;
+    if (w.rank == 0) {
+        printf("%-6s %-20s %-8s %-12s %-6s %s\n", "rank", "host", "pid", "cores", "numa",
+               "bound-by");
+        for (int r = 0; r < w.size; r++) {
+            const struct rm_rank_info *i = &w.info[r];
+            printf("%-6d %-20s %-8d %-12s %-6s %s\n", i->rank, i->host, i->pid, i->cpus, i->numa,
+                   rm_pin_source_name((enum rm_pin_source)i->pin_source));
+        }
+        fflush(stdout);
+    }
+    rm_world_finalize(&w);
+    return RM_EXIT_OK;
+}
+
+static void print_summary(const struct rm_world *w, const struct rm_noop_summary *s)
+{
+    printf("noop: %llu tasks done in %.3f s (%.0f tasks/s) on %u workers (%u at the end); "
+           "%llu rescheduled, %llu stale completions ignored\n",
+           (unsigned long long)s->done, s->seconds, s->seconds > 0 ? s->done / s->seconds : 0.0,
+           s->workers_start, s->workers_end, (unsigned long long)s->rescheduled,
+           (unsigned long long)s->stale);
+    printf("coordinator: rank 0 (pid %d on %s)\n", w->info[0].pid, w->info[0].host);
+    fflush(stdout);
+}
+
+static void log_transport(struct rm_control *ctl)
+{
+    struct rm_transport_stats st;
+    rm_control_stats(ctl, &st);
+    rm_debug("transport: %llu frames sent in %llu batches, %llu received in %llu batches, "
+             "%llu malformed dropped, %llu batches from dead ranks dropped, %llu sends to dead "
+             "ranks refused",
+             (unsigned long long)st.frames_sent, (unsigned long long)st.batches_sent,
+             (unsigned long long)st.frames_received, (unsigned long long)st.batches_received,
+             (unsigned long long)st.malformed, (unsigned long long)st.from_dead,
+             (unsigned long long)st.refused_dead);
+}
+
+/* Runs a kernel on a started world; returns the exit status. */
+static int run_kernel(struct rm_world *w, const struct rm_options *o)
+{
+    struct rm_control_config cc = {.comm = w->comm,
+                                   .heartbeat_ns = o->heartbeat_ms * RM_NS_PER_MS,
+                                   .suspect_ns = o->suspect_ms * RM_NS_PER_MS,
+                                   .watchers = o->watchers};
+    struct rm_control *ctl;
+    struct rm_noop *k = NULL;
+    struct rm_noop_summary sum = {0};
+    int status = RM_EXIT_FAILED;
+    int rc = rm_control_create(&cc, &ctl);
+    if (rc != 0) {
+        rm_error("starting the control thread: %s", rm_strerror(rc));
+        return RM_EXIT_FAILED;
+    }
+    if ((rc = rm_noop_create(ctl, o, &k)) != 0 || (rc = rm_control_start(ctl)) != 0) {
+        rm_error("starting the kernel: %s", rm_strerror(rc));
+        goto out;
+    }
+    status = rm_noop_run(k, &sum);
+    rc = rm_control_stop(ctl, 2000);
+    if (rc != 0)
+        rm_warn("control thread: %s", rm_strerror(rc));
+    log_transport(ctl);
+    if (status == 0 && w->rank == 0)
+        print_summary(w, &sum);
+out:
+    rm_noop_destroy(k);
+    rm_control_destroy(ctl);
+    return status;
+}
+
+static int cmd_run(int argc, char **argv, int *pargc, char ***pargv)
+{
+    struct rm_options o;
+    char err[256];
+    int rc = rm_options_parse(argc, argv, &o, err, sizeof err);
+    if (rc != 0)
+        return usage_error(err);
+    if (o.help) {
+        if (rm_world_env_rank() <= 0)
+            rm_options_print_help(o.kernel, stdout);
+        return RM_EXIT_OK;
+    }
+    struct rm_world w;
+    if (bootstrap(pargc, pargv, &o, &w) != 0)
+        return RM_EXIT_FAILED;
+    int status = run_kernel(&w, &o);
+    rm_world_finalize(&w);
+    return status;
+}
+
+int rm_cli_main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("missing command");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return RM_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("ringmaster %s\n", rm_version());
+        return RM_EXIT_OK;
+    }
+    if (strcmp(cmd, "info") == 0)
+        return cmd_info(argc - 1, argv + 1, &argc, &argv);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 2, argv + 2, &argc, &argv);
+    char msg[160];
+    snprintf(msg, sizeof msg, "unknown command '%s'", cmd);
+    return usage_error(msg);
+}

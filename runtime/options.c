@@ -1,0 +1,240 @@
+/* options.c: see options.h. */
+#include "runtime/options.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ringmaster.h"
+
+static const char *const kernels[] = {"noop"};
+
+const char *rm_options_kernels(void)
+{
+    return "noop";
+}
+
+void rm_options_defaults(struct rm_options *o)
+{
+    *o = (struct rm_options){0};
+    o->heartbeat_ms = 100;
+    o->suspect_ms = 0; /* 0: derived from heartbeat_ms after parsing */
+    o->watchers = 3;
+    o->bind = RM_BIND_CORE;
+    o->policy = RM_POLICY_COMPACT;
+    o->tasks = 1000;
+}
+
+static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+    return RM_EUSAGE;
+}
+
+int rm_options_parse_size(const char *s, uint64_t *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return RM_EUSAGE;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return RM_EUSAGE;
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift != 0)
+        end++;
+    if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+        return RM_EUSAGE;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+/* Parses a whole number in [min, max]. */
+static int parse_u64(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *out,
+                     char *err, size_t len)
+{
+    uint64_t v;
+    if (!s)
+        return fail(err, len, "option %s needs a value", name);
+    if (rm_options_parse_size(s, &v) != 0 || strpbrk(s, "KkMmGg") || v < min || v > max)
+        return fail(err, len, "option %s: '%s' is not a whole number from %" PRIu64 " to %" PRIu64,
+                    name, s, min, max);
+    *out = v;
+    return 0;
+}
+
+static int parse_u32(const char *name, const char *s, uint64_t min, uint64_t max, uint32_t *out,
+                     char *err, size_t len)
+{
+    uint64_t v = 0;
+    int rc = parse_u64(name, s, min, max, &v, err, len);
+    if (rc == 0)
+        *out = (uint32_t)v;
+    return rc;
+}
+
+static int parse_choice(const char *name, const char *s, const char *a, const char *b, int *out,
+                        char *err, size_t len)
+{
+    if (s && strcmp(s, a) == 0)
+        *out = 0;
+    else if (s && strcmp(s, b) == 0)
+        *out = 1;
+    else
+        return fail(err, len, "option %s takes '%s' or '%s', not '%s'", name, a, b, s ? s : "");
+    return 0;
+}
+
+/* Handles one option that takes a value. Returns 1 when name is not such an option. */
+static int parse_valued(struct rm_options *o, const char *name, const char *v, char *err,
+                        size_t len)
+{
+    int choice;
+    int rc;
+    if (strcmp(name, "--heartbeat-ms") == 0)
+        return parse_u32(name, v, 1, 60000, &o->heartbeat_ms, err, len);
+    if (strcmp(name, "--suspect-ms") == 0)
+        return parse_u32(name, v, 2, 600000, &o->suspect_ms, err, len);
+    if (strcmp(name, "--watchers") == 0)
+        return parse_u32(name, v, 1, 64, &o->watchers, err, len);
+    if (strcmp(name, "--batch-size") == 0)
+        return parse_u32(name, v, 0, 1 << 20, &o->batch_size, err, len);
+    if (strcmp(name, "--bind") == 0) {
+        rc = parse_choice(name, v, "core", "none", &choice, err, len);
+        o->bind = choice ? RM_BIND_NONE : RM_BIND_CORE;
+        return rc;
+    }
+    if (strcmp(name, "--bind-policy") == 0) {
+        rc = parse_choice(name, v, "compact", "scatter", &choice, err, len);
+        o->policy = choice ? RM_POLICY_SCATTER : RM_POLICY_COMPACT;
+        return rc;
+    }
+    if (strcmp(o->kernel, "noop") == 0 && strcmp(name, "--tasks") == 0)
+        return parse_u64(name, v, 0, 100000000, &o->tasks, err, len);
+    if (strcmp(o->kernel, "noop") == 0 && strcmp(name, "--task-ms") == 0)
+        return parse_u32(name, v, 0, 3600000, &o->task_ms, err, len);
+    return 1;
+}
+
+static int parse_flag(struct rm_options *o, const char *name)
+{
+    if (strcmp(name, "--quiet") == 0)
+        o->verbosity = -1;
+    else if (strcmp(name, "--verbose") == 0)
+        o->verbosity = 1;
+    else if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+        o->help = true;
+    else
+        return 1;
+    return 0;
+}
+
+static int check_kernel(const char *name, char *err, size_t len)
+{
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
+        if (strcmp(name, kernels[i]) == 0)
+            return 0;
+    fail(err, len, "unknown kernel '%s' (this build runs: %s)", name, rm_options_kernels());
+    return RM_ENOENT;
+}
+
+/* Checks relations between options once all are read. */
+static int finish(struct rm_options *o, char *err, size_t len)
+{
+    if (o->suspect_ms == 0)
+        o->suspect_ms = 4 * o->heartbeat_ms;
+    if (o->suspect_ms <= o->heartbeat_ms)
+        return fail(err, len, "--suspect-ms (%u) must be larger than --heartbeat-ms (%u)",
+                    o->suspect_ms, o->heartbeat_ms);
+    return 0;
+}
+
+/* Parses argv[1..] as options for o->kernel. */
+static int parse_args(int argc, char **argv, struct rm_options *o, char *err, size_t len)
+{
+    for (int i = 1; i < argc; i++) {
+        char *name = argv[i];
+        char *eq = strchr(name, '=');
+        char buf[64];
+        const char *value = NULL;
+        if (strncmp(name, "--", 2) == 0 && eq && (size_t)(eq - name) < sizeof buf) {
+            memcpy(buf, name, (size_t)(eq - name));
+            buf[eq - name] = '\0';
+            name = buf;
+            value = eq + 1;
+        }
+        if (!value && parse_flag(o, name) == 0)
+            continue;
+        int used_next = value == NULL;
+        if (!value)
+            value = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = parse_valued(o, name, value, err, len);
+        if (rc == 1)
+            return fail(err, len, "unknown option '%s' for %s%s", name,
+                        strcmp(o->kernel, "info") ? "kernel " : "", o->kernel);
+        if (rc != 0)
+            return rc;
+        i += used_next;
+    }
+    return finish(o, err, len);
+}
+
+int rm_options_parse(int argc, char **argv, struct rm_options *o, char *err, size_t len)
+{
+    rm_options_defaults(o);
+    if (argc < 1 || !argv[0] || argv[0][0] == '\0')
+        return fail(err, len, "'run' needs a kernel name (this build runs: %s)",
+                    rm_options_kernels());
+    if (argv[0][0] == '-')
+        return fail(err, len, "'run' needs a kernel name before options, not '%s'", argv[0]);
+    int rc = check_kernel(argv[0], err, len);
+    if (rc != 0)
+        return rc;
+    o->kernel = argv[0];
+    return parse_args(argc, argv, o, err, len);
+}
+
+int rm_options_parse_info(int argc, char **argv, struct rm_options *o, char *err, size_t len)
+{
+    rm_options_defaults(o);
+    o->kernel = "info";
+    return parse_args(argc, argv, o, err, len);
+}
+
+void rm_options_print_help(const char *kernel, void *file)
+{
+    FILE *f = file;
+    if (kernel && strcmp(kernel, "noop") == 0)
+        fputs("Usage: ringmaster run noop [options]\n"
+              "Runs N empty tasks through the coordinator and the workers; measures the\n"
+              "framework's own overhead.\n\n"
+              "Kernel options:\n"
+              "  --tasks N             tasks to run [1000]\n"
+              "  --task-ms N           CPU-bound work per task, in ms [0]\n\n",
+              f);
+    fputs("Options common to every kernel:\n"
+          "  --heartbeat-ms N      heartbeat period [100]\n"
+          "  --suspect-ms N        silence before a peer is declared dead [4 x heartbeat]\n"
+          "  --watchers N          peers that watch each rank's heartbeats [3]\n"
+          "  --batch-size N        tasks per dispatch message [automatic]\n"
+          "  --bind core|none      pin each rank to a core with hwloc [core]\n"
+          "  --bind-policy compact|scatter\n"
+          "                        compact fills one package first; scatter round-robins\n"
+          "                        over packages and NUMA nodes [compact]\n"
+          "  --quiet, --verbose    less or more logging on stderr\n",
+          f);
+}

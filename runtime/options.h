@@ -1,0 +1,62 @@
+/*
+ * options.h: the `ringmaster run` command line, parsed into one struct of tunables.
+ *
+ * Pure code (no MPI, no I/O): every rank parses the same argv to the same result, so a bad
+ * command line is rejected identically everywhere and reported once, by rank 0.
+ */
+#ifndef RM_OPTIONS_H
+#define RM_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum rm_bind_mode { RM_BIND_CORE = 0, RM_BIND_NONE = 1 };
+enum rm_bind_policy { RM_POLICY_COMPACT = 0, RM_POLICY_SCATTER = 1 };
+
+/* Every knob of a run, with its default from rm_options_defaults(). */
+struct rm_options {
+    const char *kernel;        /* borrowed from argv */
+    /* runtime */
+    uint32_t heartbeat_ms;     /* --heartbeat-ms [100] */
+    uint32_t suspect_ms;       /* --suspect-ms [4 x heartbeat] */
+    uint32_t watchers;         /* --watchers [3] */
+    enum rm_bind_mode bind;    /* --bind core|none [core] */
+    enum rm_bind_policy policy; /* --bind-policy compact|scatter [compact] */
+    uint32_t batch_size;       /* --batch-size [0 = automatic] */
+    int verbosity;             /* --quiet -1, default 0, --verbose 1 */
+    /* noop kernel */
+    uint64_t tasks;            /* --tasks [1000] */
+    uint32_t task_ms;          /* --task-ms: CPU-bound work per task [0] */
+    bool help;                 /* `run KERNEL --help` */
+};
+
+/* Fills opts with every default. Can't fail. */
+void rm_options_defaults(struct rm_options *opts);
+
+/*
+ * Parses `KERNEL [options]` (argv[0] is the kernel name). argv is borrowed and must outlive
+ * opts (strings are not copied). On error, writes one line (no newline) into err.
+ * Returns 0, RM_EUSAGE (bad option or value), or RM_ENOENT (unknown kernel).
+ */
+int rm_options_parse(int argc, char **argv, struct rm_options *opts, char *err, size_t errlen);
+
+/* Parses `info [options]` (argv[0] is "info"): only the common options. Same contract as
+ * rm_options_parse. */
+int rm_options_parse_info(int argc, char **argv, struct rm_options *opts, char *err,
+                          size_t errlen);
+
+/*
+ * Parses a non-negative decimal size with an optional K, M or G suffix (powers of 1024).
+ * Returns 0 or RM_EUSAGE (empty, negative, junk, overflow).
+ */
+int rm_options_parse_size(const char *s, uint64_t *out);
+
+/* Writes the text of `ringmaster run KERNEL --help` for the named kernel, or the common
+ * options when kernel is NULL. Can't fail. */
+void rm_options_print_help(const char *kernel, void *file);
+
+/* Returns the names of the kernels this build runs, separated by ", ". Can't fail. */
+const char *rm_options_kernels(void);
+
+#endif /* RM_OPTIONS_H */

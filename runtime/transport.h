@@ -1,0 +1,88 @@
+/*
+ * transport.h: framed, batched, validated point-to-point messages over MPI.
+ *
+ * Small frames to the same peer are appended to a per-peer batch and leave as one MPI message
+ * on rm_transport_flush() or when the batch fills. Large frames travel alone. Receives use
+ * MPI_Improbe + MPI_Mrecv, so no receive is ever posted for a rank that may be dead.
+ * Every frame is validated (frame.h) and its sender must match the MPI envelope; malformed
+ * frames and frames from dead ranks are dropped and counted, never delivered.
+ *
+ * Not thread-safe: only the control thread may call these functions (it owns every MPI call).
+ */
+#ifndef RM_TRANSPORT_H
+#define RM_TRANSPORT_H
+
+#include <mpi.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/frame.h"
+
+struct rm_transport_config {
+    MPI_Comm comm;      /* borrowed; must outlive the transport */
+    int tag;            /* MPI tag used for every batch */
+    size_t batch_bytes; /* flush a peer's batch once it holds this much [16 KiB] */
+    size_t max_payload; /* largest frame payload accepted or sent [RM_FRAME_DEFAULT_MAX_PAYLOAD] */
+};
+
+struct rm_transport_stats {
+    uint64_t frames_sent, frames_received;
+    uint64_t batches_sent, batches_received;
+    uint64_t bytes_sent, bytes_received;
+    uint64_t malformed;      /* frames or batches dropped as invalid */
+    uint64_t from_dead;      /* frames dropped because their sender was declared dead */
+    uint64_t refused_dead;   /* sends refused because the destination is dead */
+};
+
+/* Called once per delivered frame. payload is borrowed for the duration of the call. */
+typedef void (*rm_frame_fn)(void *ctx, const struct rm_frame_header *hdr, const void *payload);
+
+struct rm_transport;
+
+/* Creates a transport over cfg->comm. cfg: borrowed, copied. On success *out is owned by the
+ * caller and released with rm_transport_destroy. Returns 0, RM_EINVAL, RM_ENOMEM, RM_EMPI. */
+int rm_transport_create(const struct rm_transport_config *cfg, struct rm_transport **out);
+
+/* Frees the transport. Sends still in flight to live peers are completed first, within
+ * timeout_ms; sends to dead peers are abandoned (their buffers leak deliberately, since MPI
+ * may still read them). Safe with NULL. */
+void rm_transport_destroy(struct rm_transport *t, int timeout_ms);
+
+/* Stamps every later frame with this term and epoch. Can't fail. */
+void rm_transport_set_stamp(struct rm_transport *t, uint64_t term, uint64_t epoch);
+
+/* Queues one frame for dest; payload is borrowed and copied before return.
+ * Returns 0, RM_EDEAD when dest is known dead (nothing is posted), RM_EINVAL for a bad rank or
+ * type, RM_EMSGSIZE when len exceeds max_payload, RM_ENOMEM, RM_EMPI. */
+int rm_transport_send(struct rm_transport *t, int dest, uint8_t type, const void *payload,
+                      size_t len);
+
+/* Posts every non-empty batch. Returns 0 or the first error (RM_ENOMEM, RM_EMPI). */
+int rm_transport_flush(struct rm_transport *t);
+
+/* Receives up to max_batches pending batches, validates them and calls fn for each good frame,
+ * then completes finished sends. *activity is set to the number of batches received plus sends
+ * completed. Returns 0, or RM_EMPI/RM_ENOMEM (the transport stays usable). */
+int rm_transport_poll(struct rm_transport *t, int max_batches, rm_frame_fn fn, void *ctx,
+                      int *activity);
+
+/* Declares rank dead: its queued batch is dropped, later sends to it are refused, and frames
+ * from it are dropped. Permanent. Can't fail; out-of-range ranks are ignored. */
+void rm_transport_mark_dead(struct rm_transport *t, int rank);
+
+/* Returns whether rank was declared dead. Can't fail. */
+bool rm_transport_is_dead(const struct rm_transport *t, int rank);
+
+/* Returns the number of sends posted and not yet completed. */
+size_t rm_transport_pending(const struct rm_transport *t);
+
+/* Copies the counters. Can't fail. */
+void rm_transport_stats(const struct rm_transport *t, struct rm_transport_stats *out);
+
+/* Validates one received batch from `source` and delivers its good frames to fn; counts the
+ * rest in stats. Exposed for the unit tests (no MPI involved). Returns the frames delivered. */
+int rm__transport_deliver(struct rm_transport_stats *stats, int source, const void *buf,
+                          size_t len, size_t max_payload, rm_frame_fn fn, void *ctx);
+
+#endif /* RM_TRANSPORT_H */
