@@ -2,6 +2,8 @@
 #include "runtime/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "ringmaster.h"
@@ -17,8 +19,9 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage:\n"
             "  ringmaster --help | --version\n"
-            "  ringmaster info [--bind core|none] [--bind-policy compact|scatter]\n"
-            "      under mpirun: one row per rank: rank, host, pid, bound cores, NUMA node\n"
+            "  ringmaster info [--bind core|none] [--bind-policy compact|scatter] [--hold-ms N]\n"
+            "      under mpirun: one row per rank: rank, host, pid, bound cores, NUMA node,\n"
+            "      and who bound it; --hold-ms keeps the ranks alive N ms for inspection\n"
             "  ringmaster run KERNEL [options]\n"
             "  ringmaster run KERNEL --help\n\n"
             "Kernels in this build: %s\n\n"
@@ -92,6 +95,10 @@ static int cmd_info(int argc, char **argv, int *pargc, char ***pargv)
         }
         fflush(stdout);
     }
+    if (o.hold_ms) {
+        struct timespec ts = {(time_t)(o.hold_ms / 1000), (long)(o.hold_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     rm_world_finalize(&w);
     return RM_EXIT_OK;
 }
@@ -126,7 +133,8 @@ static int run_kernel(struct rm_world *w, const struct rm_options *o)
     struct rm_control_config cc = {.comm = w->comm,
                                    .heartbeat_ns = o->heartbeat_ms * RM_NS_PER_MS,
                                    .suspect_ns = o->suspect_ms * RM_NS_PER_MS,
-                                   .watchers = o->watchers};
+                                   .watchers = o->watchers,
+                                   .no_self_fence = getenv("RINGMASTER_FAULT_NO_SELF_FENCE") != NULL};
     struct rm_control *ctl;
     struct rm_noop *k = NULL;
     struct rm_noop_summary sum = {0};

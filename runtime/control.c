@@ -80,7 +80,8 @@ int rm_control_create(const struct rm_control_config *cfg, struct rm_control **o
     c->now = rm_clock_now(&c->cfg.clock);
     struct rm_detector_config dc = {.self = (uint32_t)c->rank, .size = (uint32_t)c->size,
                                     .heartbeat_ns = cfg->heartbeat_ns,
-                                    .suspect_ns = cfg->suspect_ns, .watchers = cfg->watchers};
+                                    .suspect_ns = cfg->suspect_ns, .watchers = cfg->watchers,
+                                    .no_self_fence = cfg->no_self_fence};
     if ((rc = rm_detector_init(&c->det, &dc, c->now)) != 0)
         goto err_after_transport;
     rc = RM_ENOMEM;

@@ -30,6 +30,7 @@ struct rm_control_config {
     uint64_t suspect_ns;   /* silence before a watched peer is declared dead */
     uint32_t watchers;     /* peers that receive each rank's heartbeats */
     size_t batch_bytes;    /* transport batch size, 0 for the default */
+    bool no_self_fence;    /* fault injection for tests only; see detector.h */
     struct rm_clock clock; /* time seam; zeroed means the system clock */
 };
 

@@ -113,7 +113,7 @@ void rm_detector_tick(struct rm_detector *d, uint64_t now, struct rm_detector_ac
         return;
     uint64_t gap = now > d->last_tick ? now - d->last_tick : 0;
     d->last_tick = now;
-    if (gap > d->cfg.suspect_ns) {
+    if (gap > d->cfg.suspect_ns && !d->cfg.no_self_fence) {
         d->fenced = true;
         out->fence_self = true;
         out->pause_ns = gap;

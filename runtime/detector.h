@@ -27,6 +27,8 @@ struct rm_detector_config {
     uint64_t heartbeat_ns; /* period between heartbeats, > 0 */
     uint64_t suspect_ns;   /* silence before suspicion, > heartbeat_ns */
     uint32_t watchers;     /* live successors each rank sends heartbeats to, >= 1 */
+    bool no_self_fence;    /* fault injection for tests only: after a long pause, keep acting
+                            * (restart the timers) instead of fencing */
 };
 
 struct rm_detector {

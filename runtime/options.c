@@ -123,6 +123,8 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
         o->policy = choice ? RM_POLICY_SCATTER : RM_POLICY_COMPACT;
         return rc;
     }
+    if (strcmp(o->kernel, "info") == 0 && strcmp(name, "--hold-ms") == 0)
+        return parse_u32(name, v, 0, 3600000, &o->hold_ms, err, len);
     if (strcmp(o->kernel, "noop") == 0 && strcmp(name, "--tasks") == 0)
         return parse_u64(name, v, 0, 100000000, &o->tasks, err, len);
     if (strcmp(o->kernel, "noop") == 0 && strcmp(name, "--task-ms") == 0)

@@ -29,6 +29,7 @@ struct rm_options {
     uint64_t tasks;            /* --tasks [1000] */
     uint32_t task_ms;          /* --task-ms: CPU-bound work per task [0] */
     bool help;                 /* `run KERNEL --help` */
+    uint32_t hold_ms;          /* info --hold-ms: stay alive after printing [0] */
 };
 
 /* Fills opts with every default. Can't fail. */

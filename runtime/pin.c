@@ -151,7 +151,7 @@ int rm_pin_self(enum rm_bind_mode mode, enum rm_bind_policy policy, int local_ra
     if (!(cur = hwloc_bitmap_alloc()) || hwloc_get_cpubind(topo, cur, HWLOC_CPUBIND_PROCESS) != 0)
         goto out_topo;
     rc = 0;
-    if (mode == RM_BIND_CORE && launcher_bound(topo, cur))
+    if (launcher_bound(topo, cur))
         out->source = RM_PIN_LAUNCHER;
     else if (mode == RM_BIND_CORE)
         rc = bind_core(topo, policy, local_rank, local_size, out);
