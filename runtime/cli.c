@@ -105,11 +105,16 @@ static int cmd_info(int argc, char **argv, int *pargc, char ***pargv)
 
 static void print_summary(const struct rm_world *w, const struct rm_noop_summary *s)
 {
-    printf("noop: %llu tasks done in %.3f s (%.0f tasks/s) on %u workers (%u at the end); "
-           "%llu rescheduled, %llu stale completions ignored\n",
+    char who[64];
+    if (s->workers_start == 0)
+        snprintf(who, sizeof who, "by the coordinator alone");
+    else
+        snprintf(who, sizeof who, "on %u workers (%u at the end)", s->workers_start,
+                 s->workers_end);
+    printf("noop: %llu tasks done in %.3f s (%.0f tasks/s) %s; %llu rescheduled, "
+           "%llu stale completions ignored\n",
            (unsigned long long)s->done, s->seconds, s->seconds > 0 ? s->done / s->seconds : 0.0,
-           s->workers_start, s->workers_end, (unsigned long long)s->rescheduled,
-           (unsigned long long)s->stale);
+           who, (unsigned long long)s->rescheduled, (unsigned long long)s->stale);
     printf("coordinator: rank 0 (pid %d on %s)\n", w->info[0].pid, w->info[0].host);
     fflush(stdout);
 }
