@@ -6,15 +6,18 @@
 
 #include "ringmaster.h"
 #include "runtime/log.h"
+#include "runtime/reorder.h"
+
+#define RING 16 /* receives kept posted */
 
 struct batch {
     unsigned char *buf;
     size_t len, cap;
 };
 
+/* A posted send; its request is reqs[RING + index]. */
 struct pending_send {
-    MPI_Request req;
-    unsigned char *buf; /* owned until the request completes */
+    unsigned char *buf; /* owned until the request completes; NULL once it did */
     int dest;
 };
 
@@ -26,10 +29,41 @@ struct rm_transport {
     bool *dead;        /* per peer */
     struct pending_send *pend;
     size_t n_pend, cap_pend;
-    unsigned char *rbuf; /* receive buffer, grown on demand */
-    size_t rcap;
+    uint64_t *seq_out; /* per peer: seq of the last batch posted */
+    struct rm_reorder *rx;
+    MPI_Request *reqs;       /* RING posted receives (MPI_ANY_SOURCE), then one per pending
+                              * send: one MPI_Testsome progresses both */
+    unsigned char *ring_buf; /* RING x batch_bytes */
+    bool *deferred_forget;  /* per peer: dead, stash not yet dropped */
     struct rm_transport_stats st;
 };
+
+static int post_recv(struct rm_transport *t, int slot)
+{
+    unsigned char *buf = t->ring_buf + (size_t)slot * t->cfg.batch_bytes;
+    return MPI_Irecv(buf, (int)t->cfg.batch_bytes, MPI_BYTE, MPI_ANY_SOURCE, t->cfg.tag,
+                     t->cfg.comm, &t->reqs[slot]) == MPI_SUCCESS
+               ? 0
+               : RM_EMPI;
+}
+
+static int alloc_peers(struct rm_transport *t)
+{
+    size_t n = (size_t)t->size;
+    t->out = calloc(n, sizeof *t->out);
+    t->dead = calloc(n, sizeof *t->dead);
+    t->seq_out = calloc(n, sizeof *t->seq_out);
+    t->deferred_forget = calloc(n, sizeof *t->deferred_forget);
+    t->ring_buf = malloc(RING * t->cfg.batch_bytes);
+    t->reqs = malloc(RING * sizeof *t->reqs);
+    if (!t->reqs)
+        return RM_ENOMEM;
+    for (int i = 0; i < RING; i++)
+        t->reqs[i] = MPI_REQUEST_NULL;
+    if (!t->out || !t->dead || !t->seq_out || !t->deferred_forget || !t->ring_buf)
+        return RM_ENOMEM;
+    return rm_reorder_create(t->size, t->cfg.max_payload, &t->rx);
+}
 
 int rm_transport_create(const struct rm_transport_config *cfg, struct rm_transport **out)
 {
@@ -41,45 +75,34 @@ int rm_transport_create(const struct rm_transport_config *cfg, struct rm_transpo
         t->cfg.batch_bytes = 16 << 10;
     if (t->cfg.max_payload == 0)
         t->cfg.max_payload = RM_FRAME_DEFAULT_MAX_PAYLOAD;
-    if (t->cfg.max_payload > RM_FRAME_HARD_MAX_PAYLOAD)
-        goto err_inval;
+    int rc = RM_EINVAL;
+    if (t->cfg.max_payload > RM_FRAME_HARD_MAX_PAYLOAD ||
+        t->cfg.batch_bytes < RM_BATCH_HEADER_SIZE + RM_FRAME_HEADER_SIZE + 64 ||
+        t->cfg.batch_bytes > INT32_MAX)
+        goto err;
+    rc = RM_EMPI;
     if (MPI_Comm_rank(cfg->comm, &t->rank) != MPI_SUCCESS ||
         MPI_Comm_size(cfg->comm, &t->size) != MPI_SUCCESS)
-        goto err_mpi;
-    t->out = calloc((size_t)t->size, sizeof *t->out);
-    t->dead = calloc((size_t)t->size, sizeof *t->dead);
-    if (!t->out || !t->dead)
-        goto err_nomem;
+        goto err;
+    if ((rc = alloc_peers(t)) != 0)
+        goto err;
+    for (int i = 0; i < RING; i++)
+        if ((rc = post_recv(t, i)) != 0)
+            goto err;
     *out = t;
     return 0;
-err_nomem:
+err:
     rm_transport_destroy(t, 0);
-    return RM_ENOMEM;
-err_mpi:
-    free(t);
-    return RM_EMPI;
-err_inval:
-    free(t);
-    return RM_EINVAL;
+    return rc;
 }
 
-/* Completes finished sends; returns how many completed. */
-static int reap_sends(struct rm_transport *t)
+static int progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int *recvs, int *sends);
+
+static void ignore_frame(void *ctx, const struct rm_frame_header *h, const void *payload)
 {
-    int done = 0;
-    for (size_t i = 0; i < t->n_pend;) {
-        int flag = 0;
-        if (MPI_Test(&t->pend[i].req, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-            flag = 0;
-        if (!flag) {
-            i++;
-            continue;
-        }
-        free(t->pend[i].buf);
-        t->pend[i] = t->pend[--t->n_pend];
-        done++;
-    }
-    return done;
+    (void)ctx;
+    (void)h;
+    (void)payload;
 }
 
 void rm_transport_destroy(struct rm_transport *t, int timeout_ms)
@@ -87,13 +110,19 @@ void rm_transport_destroy(struct rm_transport *t, int timeout_ms)
     if (!t)
         return;
     double until = MPI_Wtime() + timeout_ms / 1000.0;
-    for (;;) {
-        reap_sends(t);
+    for (int r, n; t->reqs;) {
+        progress(t, ignore_frame, NULL, &r, &n);
         bool live_pending = false;
         for (size_t i = 0; i < t->n_pend; i++)
             live_pending |= !t->dead[t->pend[i].dest];
         if (!live_pending || MPI_Wtime() > until)
             break;
+    }
+    for (int i = 0; t->reqs && i < RING; i++) {
+        if (t->reqs[i] != MPI_REQUEST_NULL) {
+            MPI_Cancel(&t->reqs[i]);
+            MPI_Wait(&t->reqs[i], MPI_STATUS_IGNORE);
+        }
     }
     /* Whatever is left may still be read by MPI: leak it rather than free it under MPI. */
     if (t->out)
@@ -101,9 +130,14 @@ void rm_transport_destroy(struct rm_transport *t, int timeout_ms)
             free(t->out[r].buf);
     free(t->out);
     free(t->dead);
-    free(t->rbuf);
-    if (t->n_pend == 0)
+    free(t->seq_out);
+    free(t->deferred_forget);
+    free(t->ring_buf);
+    rm_reorder_destroy(t->rx);
+    if (t->n_pend == 0) {
         free(t->pend);
+        free(t->reqs);
+    }
     free(t);
 }
 
@@ -113,7 +147,8 @@ void rm_transport_set_stamp(struct rm_transport *t, uint64_t term, uint64_t epoc
     t->epoch = epoch;
 }
 
-static int post(struct rm_transport *t, int dest, unsigned char *buf, size_t len)
+/* Stamps the batch header (next seq for dest) and posts the send; takes buf on success. */
+static int post(struct rm_transport *t, int dest, unsigned char *buf, size_t len, uint32_t flags)
 {
     if (t->n_pend == t->cap_pend) {
         size_t cap = t->cap_pend ? 2 * t->cap_pend : 16;
@@ -121,11 +156,18 @@ static int post(struct rm_transport *t, int dest, unsigned char *buf, size_t len
         if (!p)
             return RM_ENOMEM;
         t->pend = p;
+        MPI_Request *r = realloc(t->reqs, (RING + cap) * sizeof *r); /* handles move freely */
+        if (!r)
+            return RM_ENOMEM;
+        t->reqs = r;
         t->cap_pend = cap;
     }
+    rm_batch_header_write(buf, (uint32_t)t->rank, t->seq_out[dest] + 1, flags);
     struct pending_send *p = &t->pend[t->n_pend];
-    if (MPI_Isend(buf, (int)len, MPI_BYTE, dest, t->cfg.tag, t->cfg.comm, &p->req) != MPI_SUCCESS)
+    if (MPI_Isend(buf, (int)len, MPI_BYTE, dest, t->cfg.tag, t->cfg.comm,
+                  &t->reqs[RING + t->n_pend]) != MPI_SUCCESS)
         return RM_EMPI;
+    t->seq_out[dest]++;
     p->buf = buf;
     p->dest = dest;
     t->n_pend++;
@@ -138,28 +180,64 @@ static int post(struct rm_transport *t, int dest, unsigned char *buf, size_t len
 static int flush_one(struct rm_transport *t, int dest)
 {
     struct batch *b = &t->out[dest];
-    if (b->len == 0)
+    if (b->len <= RM_BATCH_HEADER_SIZE)
         return 0;
-    int rc = post(t, dest, b->buf, b->len);
+    int rc = post(t, dest, b->buf, b->len, 0);
     if (rc != 0)
         return rc; /* the batch stays queued; a later flush retries */
     *b = (struct batch){0};
     return 0;
 }
 
-static int batch_reserve(struct batch *b, size_t extra, size_t batch_bytes)
+/* Makes room for `need` more bytes in dest's batch, flushing it first when it would overflow.
+ * Batches never exceed batch_bytes, the size of the receiver's posted buffers. */
+static int batch_room(struct rm_transport *t, int dest, size_t need)
 {
-    if (b->len + extra <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : batch_bytes;
-    while (cap < b->len + extra)
-        cap *= 2;
-    unsigned char *p = realloc(b->buf, cap);
-    if (!p)
-        return RM_ENOMEM;
-    b->buf = p;
-    b->cap = cap;
+    struct batch *b = &t->out[dest];
+    if (b->len > 0 && b->len + need > t->cfg.batch_bytes) {
+        int rc = flush_one(t, dest);
+        if (rc != 0)
+            return rc;
+    }
+    if (!b->buf) {
+        if (!(b->buf = malloc(t->cfg.batch_bytes)))
+            return RM_ENOMEM;
+        b->cap = t->cfg.batch_bytes;
+        b->len = RM_BATCH_HEADER_SIZE;
+    }
     return 0;
+}
+
+/* Sends one encoded frame that does not fit a batch as a run of fragments. */
+static int send_fragments(struct rm_transport *t, int dest, const unsigned char *frame,
+                          size_t len)
+{
+    int rc = flush_one(t, dest);
+    size_t room = t->cfg.batch_bytes - RM_BATCH_HEADER_SIZE;
+    for (size_t off = 0; rc == 0 && off < len; off += room) {
+        size_t n = len - off < room ? len - off : room;
+        unsigned char *buf = malloc(RM_BATCH_HEADER_SIZE + n);
+        if (!buf)
+            return RM_ENOMEM;
+        memcpy(buf + RM_BATCH_HEADER_SIZE, frame + off, n);
+        rc = post(t, dest, buf, RM_BATCH_HEADER_SIZE + n, off + n < len ? RM_BATCH_MORE : 0);
+        if (rc != 0)
+            free(buf);
+    }
+    return rc;
+}
+
+static int send_large(struct rm_transport *t, int dest, const struct rm_frame_header *h,
+                      const void *payload, size_t len)
+{
+    size_t need = RM_FRAME_HEADER_SIZE + len;
+    unsigned char *frame = malloc(need);
+    if (!frame)
+        return RM_ENOMEM;
+    long n = rm_frame_encode(h, payload, len, frame, need, t->cfg.max_payload);
+    int rc = n < 0 ? (int)n : send_fragments(t, dest, frame, need);
+    free(frame);
+    return rc;
 }
 
 int rm_transport_send(struct rm_transport *t, int dest, uint8_t type, const void *payload,
@@ -176,24 +254,20 @@ int rm_transport_send(struct rm_transport *t, int dest, uint8_t type, const void
     struct rm_frame_header h = {.type = type, .sender = (uint32_t)t->rank,
                                 .length = (uint32_t)len, .term = t->term, .epoch = t->epoch};
     size_t need = RM_FRAME_HEADER_SIZE + len;
-    struct batch *b = &t->out[dest];
-    if (b->len > 0 && b->len + need > t->cfg.batch_bytes) {
-        int rc = flush_one(t, dest);
-        if (rc != 0)
-            return rc;
+    int rc;
+    if (need > t->cfg.batch_bytes - RM_BATCH_HEADER_SIZE)
+        rc = send_large(t, dest, &h, payload, len);
+    else if ((rc = batch_room(t, dest, need)) == 0) {
+        struct batch *b = &t->out[dest];
+        long n = rm_frame_encode(&h, payload, len, b->buf + b->len, b->cap - b->len,
+                                 t->cfg.max_payload);
+        rc = n < 0 ? (int)n : 0;
+        if (n > 0)
+            b->len += (size_t)n;
     }
-    int rc = batch_reserve(b, need, t->cfg.batch_bytes);
-    if (rc != 0)
-        return rc;
-    long n = rm_frame_encode(&h, payload, len, b->buf + b->len, b->cap - b->len,
-                             t->cfg.max_payload);
-    if (n < 0)
-        return (int)n;
-    b->len += (size_t)n;
-    t->st.frames_sent++;
-    if (b->len >= t->cfg.batch_bytes)
-        return flush_one(t, dest);
-    return 0;
+    if (rc == 0)
+        t->st.frames_sent++;
+    return rc;
 }
 
 int rm_transport_flush(struct rm_transport *t)
@@ -230,50 +304,97 @@ int rm__transport_deliver(struct rm_transport_stats *stats, int source, const vo
     return delivered;
 }
 
-/* Receives one probed message into t->rbuf; returns its length or a negative code. */
-static long recv_matched(struct rm_transport *t, MPI_Message *msg, MPI_Status *st)
+/* Handles one completed receive of slot i and posts it again. failed: MPI reported an error
+ * for this receive (a truncated message: a peer sent more than a batch). */
+static int take(struct rm_transport *t, int i, const MPI_Status *st, bool failed, rm_frame_fn fn,
+                void *ctx)
 {
-    int count = 0;
-    if (MPI_Get_count(st, MPI_BYTE, &count) != MPI_SUCCESS || count < 0)
-        return RM_EMPI;
-    if ((size_t)count > t->rcap) {
-        unsigned char *p = realloc(t->rbuf, (size_t)count);
-        if (!p)
-            return RM_ENOMEM;
-        t->rbuf = p;
-        t->rcap = (size_t)count;
+    int count = 0, src = st->MPI_SOURCE;
+    unsigned char *buf = t->ring_buf + (size_t)i * t->cfg.batch_bytes;
+    int rc = 0;
+    if (failed || MPI_Get_count(st, MPI_BYTE, &count) != MPI_SUCCESS || count < 0 || src < 0 ||
+        src >= t->size) {
+        t->st.malformed++; /* e.g. truncated: a peer sent more than a batch */
+    } else {
+        t->st.batches_received++;
+        t->st.bytes_received += (uint64_t)count;
+        if (t->dead[src])
+            t->st.from_dead++;
+        else
+            rc = rm_reorder_accept(t->rx, &t->st, src, buf, (size_t)count, fn, ctx);
     }
-    if (MPI_Mrecv(t->rbuf, count, MPI_BYTE, msg, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+    int prc = post_recv(t, i);
+    return rc < 0 ? rc : prc;
+}
+
+/* Drops what is waiting from peers declared dead since the last poll. */
+static void forget_dead(struct rm_transport *t)
+{
+    for (int r = 0; r < t->size; r++) {
+        if (t->deferred_forget[r]) {
+            rm_reorder_forget(t->rx, r);
+            t->deferred_forget[r] = false;
+        }
+    }
+}
+
+/* Drops completed sends from the pending list, keeping reqs[RING + i] aligned with pend[i]. */
+static void compact_sends(struct rm_transport *t)
+{
+    for (size_t i = t->n_pend; i-- > 0;) {
+        if (t->pend[i].buf)
+            continue;
+        size_t last = --t->n_pend;
+        t->pend[i] = t->pend[last];
+        t->reqs[RING + i] = t->reqs[RING + last];
+    }
+}
+
+/* One MPI_Testsome over every posted receive and send. */
+static int progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int *recvs, int *sends)
+{
+    int total = RING + (int)t->n_pend, n = 0, rc = 0;
+    int idx[RING + 64];
+    MPI_Status sts[RING + 64];
+    *recvs = *sends = 0;
+    if (total > RING + 64)
+        total = RING + 64; /* the rest are tested on the next call */
+    int mrc = MPI_Testsome(total, t->reqs, &n, idx, sts);
+    if (mrc != MPI_SUCCESS && mrc != MPI_ERR_IN_STATUS)
         return RM_EMPI;
-    return count;
+    for (int k = 0; k < n && n != MPI_UNDEFINED; k++) { /* any order: see reorder.h */
+        bool failed = mrc == MPI_ERR_IN_STATUS && sts[k].MPI_ERROR != MPI_SUCCESS;
+        if (idx[k] >= RING) {
+            free(t->pend[idx[k] - RING].buf);
+            t->pend[idx[k] - RING].buf = NULL;
+            ++*sends;
+            continue;
+        }
+        int rc2 = take(t, idx[k], &sts[k], failed, fn, ctx);
+        if (rc2 != 0 && rc == 0)
+            rc = rc2;
+        ++*recvs;
+    }
+    if (*sends)
+        compact_sends(t);
+    return rc;
 }
 
 int rm_transport_poll(struct rm_transport *t, int max_batches, rm_frame_fn fn, void *ctx,
                       int *activity)
 {
-    int got = 0;
-    for (; got < max_batches; got++) {
-        int flag = 0;
-        MPI_Message msg;
-        MPI_Status st;
-        if (MPI_Improbe(MPI_ANY_SOURCE, t->cfg.tag, t->cfg.comm, &flag, &msg, &st) != MPI_SUCCESS)
-            return RM_EMPI;
-        if (!flag)
+    int got = 0, sent = 0, rc = 0;
+    do {
+        int r, n;
+        rc = progress(t, fn, ctx, &r, &n);
+        got += r;
+        sent += n;
+        if (r == 0)
             break;
-        long n = recv_matched(t, &msg, &st);
-        if (n < 0)
-            return (int)n;
-        t->st.batches_received++;
-        t->st.bytes_received += (uint64_t)n;
-        if (t->dead[st.MPI_SOURCE]) {
-            t->st.from_dead++;
-            continue;
-        }
-        rm__transport_deliver(&t->st, st.MPI_SOURCE, t->rbuf, (size_t)n, t->cfg.max_payload, fn,
-                              ctx);
-    }
-    *activity = got + reap_sends(t);
-    return 0;
+    } while (got < max_batches && rc == 0);
+    forget_dead(t);
+    *activity = got + sent;
+    return rc;
 }
 
 void rm_transport_mark_dead(struct rm_transport *t, int rank)
@@ -281,6 +402,7 @@ void rm_transport_mark_dead(struct rm_transport *t, int rank)
     if (rank < 0 || rank >= t->size || rank == t->rank)
         return;
     t->dead[rank] = true;
+    t->deferred_forget[rank] = true;
     free(t->out[rank].buf);
     t->out[rank] = (struct batch){0};
 }

@@ -2,10 +2,12 @@
  * transport.h: framed, batched, validated point-to-point messages over MPI.
  *
  * Small frames to the same peer are appended to a per-peer batch and leave as one MPI message
- * on rm_transport_flush() or when the batch fills. Large frames travel alone. Receives use
- * MPI_Improbe + MPI_Mrecv, so no receive is ever posted for a rank that may be dead.
- * Every frame is validated (frame.h) and its sender must match the MPI envelope; malformed
- * frames and frames from dead ranks are dropped and counted, never delivered.
+ * on rm_transport_flush() or when the batch fills; a frame larger than a batch travels as a
+ * run of fragments. Every batch carries a per-peer sequence number (reorder.h). The receiver
+ * keeps 16 receives posted with MPI_ANY_SOURCE, so no receive ever names a rank that may be
+ * dead, and delivers each peer's frames in the order they were sent. Every frame is validated
+ * (frame.h) and its sender must match the MPI envelope; malformed frames and frames from dead
+ * ranks are dropped and counted, never delivered.
  *
  * Not thread-safe: only the control thread may call these functions (it owns every MPI call).
  */
@@ -22,7 +24,8 @@
 struct rm_transport_config {
     MPI_Comm comm;      /* borrowed; must outlive the transport */
     int tag;            /* MPI tag used for every batch */
-    size_t batch_bytes; /* flush a peer's batch once it holds this much [16 KiB] */
+    size_t batch_bytes; /* largest batch, and the size of each posted receive [16 KiB];
+                         * every rank of a job must use the same value */
     size_t max_payload; /* largest frame payload accepted or sent [RM_FRAME_DEFAULT_MAX_PAYLOAD] */
 };
 
@@ -31,7 +34,7 @@ struct rm_transport_stats {
     uint64_t batches_sent, batches_received;
     uint64_t bytes_sent, bytes_received;
     uint64_t malformed;      /* frames or batches dropped as invalid */
-    uint64_t from_dead;      /* frames dropped because their sender was declared dead */
+    uint64_t from_dead;      /* batches dropped because their sender was declared dead */
     uint64_t refused_dead;   /* sends refused because the destination is dead */
 };
 
