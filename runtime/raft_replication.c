@@ -293,20 +293,41 @@ int rm__raft_on_append_resp(struct rm_raft *r, const struct rm_raft_msg *m)
     return send_append(r, pr, &any);
 }
 
+/* An empty APPEND at next-1 outside the window: if the follower holds everything sent, its
+ * answer acknowledges all of it (recovering from lost acks); if not, the reject makes us probe. */
+static int send_resync(struct rm_raft *r, struct rm__raft_progress *pr)
+{
+    struct rm_raft_msg m = {0};
+    m.type = RM_RAFT_MSG_APPEND;
+    m.to = pr->id;
+    m.prev_index = pr->next - 1;
+    m.commit = r->commit;
+    if (rm__raft_log_term(&r->log, m.prev_index, &m.prev_term) != 0) {
+        pr_reset(pr, RM__RAFT_PROBE, pr->match + 1);
+        return 0;
+    }
+    return rm__raft_send(r, &m);
+}
+
 int rm__raft_on_heartbeat_resp(struct rm_raft *r, const struct rm_raft_msg *m)
 {
     struct rm__raft_progress *pr = rm__raft_progress_get(r, m->from);
     bool any;
+    int rc;
     if (r->role != RM_RAFT_LEADER || !pr)
         return 0;
     pr->active = true;
-    if (pr->state == RM__RAFT_PROBE)
+    if (pr->state == RM__RAFT_PROBE) {
         pr->paused = false;
-    else if (pr->state == RM__RAFT_REPLICATE && m->index < pr->next - 1)
+    } else if (pr->state == RM__RAFT_REPLICATE && m->index < pr->next - 1) {
         pr_reset(pr, RM__RAFT_PROBE, pr->match + 1); /* an APPEND was lost: resend */
-    else if (pr->state == RM__RAFT_SNAPSHOT &&
-             r->now >= pr->snap_sent_at + r->cfg.election_timeout_ms)
+    } else if (pr->state == RM__RAFT_REPLICATE && pr->match < pr->next - 1) {
+        if ((rc = send_resync(r, pr)) != 0) /* an ack may have been lost */
+            return rc;
+    } else if (pr->state == RM__RAFT_SNAPSHOT &&
+               r->now >= pr->snap_sent_at + r->cfg.election_timeout_ms) {
         pr_reset(pr, RM__RAFT_PROBE, pr->match + 1); /* the snapshot was lost */
+    }
     if (pr->match < rm__raft_log_last(&r->log))
         return send_append(r, pr, &any);
     return 0;

@@ -17,6 +17,7 @@
 
 #include "ringmaster.h"
 #include "tests/sim/raft_fixture.h"
+#include "runtime/raft_int.h" /* fx_dump shows the leader's progress table */
 
 uint64_t fx_rand(struct fx *fx)
 {
@@ -130,7 +131,7 @@ static void oracle_put(struct fx *fx, uint64_t key, uint64_t val)
 /* Log matching: (index, term) must always come with the same prefix hash. */
 static int check_matching(struct fx *fx, uint64_t id, uint64_t index, uint64_t term, uint64_t ch)
 {
-    uint64_t key = mix(index, term) | 1;
+    uint64_t key = ((index << 24) | (term & 0xffffff)) + 1; /* injective for sim sizes */
     if (fx->oracle_cap == 0)
         oracle_rehash(fx);
     uint64_t *k = oracle_slot(fx, key);
@@ -505,6 +506,12 @@ static int persist_entries(struct fx *fx, struct fx_node *nd, const struct rm_ra
         return fx_fail(fx, "leader append-only: node %llu overwrites %llu in term %llu",
                        (unsigned long long)nd->id, (unsigned long long)first,
                        (unsigned long long)nd->lead_term);
+    fx_log(fx, "node %llu persists %llu..%llu (term %llu..%llu) over last %llu",
+           (unsigned long long)nd->id, (unsigned long long)first,
+           (unsigned long long)rd->entries[rd->n_entries - 1].index,
+           (unsigned long long)rd->entries[0].term,
+           (unsigned long long)rd->entries[rd->n_entries - 1].term,
+           (unsigned long long)store_last(st));
     store_truncate(st, first);
     for (size_t i = 0; i < rd->n_entries; i++) {
         const struct rm_raft_entry *e = &rd->entries[i];
@@ -817,4 +824,36 @@ uint64_t fx_store_term(struct fx *fx, uint64_t id, uint64_t index)
 uint64_t fx_store_chain(struct fx *fx, uint64_t id, uint64_t index)
 {
     return store_chain(&node_at(fx, id)->st, index);
+}
+
+void fx_dump(struct fx *fx)
+{
+    for (int i = 1; i <= fx->n_ids; i++) {
+        struct fx_node *nd = &fx->nodes[i];
+        struct rm_raft_status s;
+        if (!nd->up) {
+            fprintf(stderr, "  node %d: %s\n", i, nd->exists ? "down" : "-");
+            continue;
+        }
+        rm_raft_status(nd->r, &s);
+        fprintf(stderr,
+                "  node %d: role %u term %llu leader %llu commit %llu applied %llu last %llu/%llu "
+                "snap %llu conf@%llu voters",
+                i, s.role, (unsigned long long)s.term, (unsigned long long)s.leader,
+                (unsigned long long)s.commit, (unsigned long long)s.applied,
+                (unsigned long long)s.last_index, (unsigned long long)s.last_term,
+                (unsigned long long)s.snapshot_index, (unsigned long long)s.conf_index);
+        for (uint32_t k = 0; k < s.conf.n_voters; k++)
+            fprintf(stderr, " %llu", (unsigned long long)s.conf.voters[k]);
+        fprintf(stderr, " learners");
+        for (uint32_t k = 0; k < s.conf.n_learners; k++)
+            fprintf(stderr, " %llu", (unsigned long long)s.conf.learners[k]);
+        fputc('\n', stderr);
+        for (uint32_t k = 0; s.role == RM_RAFT_LEADER && k < nd->r->n_prs; k++) {
+            const struct rm__raft_progress *pr = &nd->r->prs[k];
+            fprintf(stderr, "    progress %llu: state %d match %llu next %llu paused %d infl %u\n",
+                    (unsigned long long)pr->id, pr->state, (unsigned long long)pr->match,
+                    (unsigned long long)pr->next, pr->paused, pr->infl_count);
+        }
+    }
 }

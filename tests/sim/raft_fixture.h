@@ -135,6 +135,9 @@ uint64_t fx_store_last(struct fx *fx, uint64_t id, uint64_t *term, uint64_t *cha
 uint64_t fx_store_term(struct fx *fx, uint64_t id, uint64_t index);
 uint64_t fx_store_chain(struct fx *fx, uint64_t id, uint64_t index);
 
+/* Prints every node's status to stderr. */
+void fx_dump(struct fx *fx);
+
 /* Records a failure (first one wins) and returns -1. */
 int fx_fail(struct fx *fx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fx_log(struct fx *fx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
