@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# soak.sh BUILD_DIR [SEEDS] [JOBS]: the long Raft simulation, 100,000 seeds by default, split into
+# chunks that run two at a time (this is a 2-core machine). Every failing seed prints the one
+# command that replays it; the script exits non-zero if any seed failed.
+set -euo pipefail
+
+build=${1:?usage: soak.sh BUILD_DIR [SEEDS] [JOBS]}
+seeds=${2:-100000}
+jobs=${3:-2}
+chunk=5000
+sim="$build/tests/sim/sim_raft"
+[[ -x $sim ]] || { echo "soak: $sim not found; build first" >&2; exit 2; }
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+start=$(date +%s)
+
+# one line per chunk: "<first seed> <count>"
+for ((first = 1; first <= seeds; first += chunk)); do
+    n=$(( seeds - first + 1 < chunk ? seeds - first + 1 : chunk ))
+    echo "$first $n"
+done | xargs -P "$jobs" -L 1 bash -c \
+    '"$0" --seeds "$2" --first "$1" > "'"$out"'/chunk-$1.log" 2>&1 || true' "$sim"
+
+"$sim" --scripted > "$out/scripted.log" 2>&1 || true
+cat "$out/scripted.log"
+failed=$(grep -h '^FAIL' "$out"/chunk-*.log | wc -l || true)
+grep -h -A1 '^FAIL' "$out"/chunk-*.log || true
+ran=$(grep -h 'seeds from' "$out"/chunk-*.log | awk '{s += $1} END {print s + 0}')
+echo "soak: $ran of $seeds seeds ran, $failed failed, $(( $(date +%s) - start )) s"
+if [[ $ran -ne $seeds || $failed -ne 0 ]] || grep -q FAIL "$out/scripted.log"; then
+    exit 1
+fi
