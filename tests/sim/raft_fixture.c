@@ -333,6 +333,7 @@ void fx_crash(struct fx *fx, uint64_t id)
     if (!nd || !nd->up)
         return;
     fx_log(fx, "crash %llu", (unsigned long long)id);
+    fx->n_crashes++;
     rm_raft_destroy(nd->r);
     nd->r = NULL;
     nd->up = false;
@@ -487,6 +488,7 @@ static int persist_snapshot(struct fx *fx, struct fx_node *nd, const struct rm_r
     st->has_snap = true;
     st->snap = *rd->snapshot;
     st->snap_chain = ch;
+    fx->n_snap_installs++;
     fx_log(fx, "node %llu installs snapshot %llu", (unsigned long long)nd->id,
            (unsigned long long)st->snap.index);
     return check_matching(fx, nd->id, st->snap.index, st->snap.term, ch);
@@ -560,6 +562,7 @@ static int apply(struct fx *fx, struct fx_node *nd, const struct rm_raft_ready *
         nd->app_chain = chain_of(nd->app_chain, e);
         nd->applied = e->index;
         fx->applied_total++;
+        fx->n_conf_applied += e->type == RM_RAFT_ENTRY_CONFIG;
         if (check_committed(fx, nd->id, e->index, nd->app_chain, rd->hs.term) != 0)
             return -1;
     }
@@ -584,6 +587,7 @@ static int maybe_snapshot(struct fx *fx, struct fx_node *nd)
     nd->st.has_snap = true;
     nd->st.snap = meta;
     nd->st.snap_chain = nd->app_chain;
+    fx->n_snapshots++;
     return 0;
 }
 
@@ -599,10 +603,18 @@ static int process_one(struct fx *fx, struct fx_node *nd)
                rd.role, (unsigned long long)rd.leader, (unsigned long long)rd.hs.term);
     if (persist_snapshot(fx, nd, &rd) || persist_entries(fx, nd, &rd) || persist_hs(fx, nd, &rd))
         return -1;
+    if (fx->crash_permille && fx_range(fx, 1, 1000) <= fx->crash_permille) {
+        fx_log(fx, "node %llu crashes after persisting, before sending",
+               (unsigned long long)nd->id);
+        fx_crash(fx, nd->id); /* the Ready dies with the node */
+        return 0;
+    }
     for (size_t i = 0; i < rd.n_msgs; i++)
         net_send(fx, &rd.msgs[i]);
     if (apply(fx, nd, &rd) != 0)
         return -1;
+    if (rd.role == RM_RAFT_LEADER && nd->lead_term != rd.hs.term)
+        fx->n_leaders++;
     if (rd.role == RM_RAFT_LEADER)
         nd->lead_term = rd.hs.term;
     if ((rc = rm_raft_advance(nd->r, &rd)) != 0)

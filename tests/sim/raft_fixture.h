@@ -73,6 +73,7 @@ struct fx {
     bool link[FX_MAX_NODES + 1][FX_MAX_NODES + 1]; /* link[a][b]: a -> b delivers */
     uint32_t drop_pct, dup_pct, min_delay, max_delay;
     uint64_t snap_every; /* 0: never snapshot */
+    uint32_t crash_permille; /* chance that a node crashes between persisting and sending */
     struct fx_msg *heap;
     size_t n_heap, cap_heap;
     /* oracle */
@@ -86,6 +87,7 @@ struct fx {
     uint64_t *oracle_vals;
     size_t oracle_cap, oracle_n;
     uint64_t proposals, applied_total;
+    uint64_t n_leaders, n_snap_installs, n_snapshots, n_conf_applied, n_crashes;
     bool verbose;
     bool failed;
     char err[512];

@@ -143,8 +143,11 @@ static void chaos(struct run *run)
     case 3:
     case 4: fx_heal(fx); fx_log(fx, "heal"); break;
     case 5: fx_crash(fx, id); break;
-    case 6:
-    case 7: fx_restart(fx, id); break;
+    case 6: fx_restart(fx, id); break;
+    case 7: /* a quick reboot: only what was persisted survives */
+        fx_crash(fx, id);
+        fx_restart(fx, id);
+        break;
     case 8: fx_pause(fx, id, fx->now + fx_range(fx, 50, 1000)); break;
     case 9: random_network(fx); break;
     case 10:
@@ -163,6 +166,8 @@ static int step(struct run *run)
         chaos(run);
     if (fx_range(fx, 0, 99) < 20)
         propose(run, 1);
+    if (fx->crash_permille && fx_range(fx, 0, 99) < 2)
+        fx_restart(fx, random_node(fx));
     return fx->failed ? -1 : 0;
 }
 
@@ -172,6 +177,7 @@ static int liveness(struct run *run)
     struct fx *fx = &run->fx;
     uint64_t deadline = fx->now + LIVENESS_MS, index = 0, term = 0, by = 0;
     fx_heal(fx);
+    fx->crash_permille = 0;
     fx->drop_pct = fx->dup_pct = 0;
     fx->max_delay = 10;
     for (uint64_t id = 1; id <= (uint64_t)fx->n_ids; id++) {
@@ -202,6 +208,9 @@ static int liveness(struct run *run)
                    LIVENESS_MS);
 }
 
+/* Totals over all seeds, to show what the chaos exercised. */
+static uint64_t g_leaders, g_installs, g_snapshots, g_confs, g_crashes, g_applies;
+
 static int run_one(uint64_t seed, int nodes, int steps, bool verbose, char *err, size_t errlen)
 {
     struct run run;
@@ -216,6 +225,7 @@ static int run_one(uint64_t seed, int nodes, int steps, bool verbose, char *err,
     fx->verbose = verbose;
     random_network(fx);
     fx->snap_every = fx_range(fx, 0, 3) ? fx_range(fx, 3, 60) : 0;
+    fx->crash_permille = fx_range(fx, 0, 1) ? (uint32_t)fx_range(fx, 1, 5) : 0;
     for (uint64_t id = 1; id <= (uint64_t)fx->n_ids; id++)
         fx->nodes[id].snap_every = fx->snap_every;
     for (uint64_t id = 1; id <= (uint64_t)nodes && rc == 0; id++)
@@ -232,6 +242,12 @@ static int run_one(uint64_t seed, int nodes, int steps, bool verbose, char *err,
                 fx->applied_total);
     if (rc != 0)
         snprintf(err, errlen, "%s", fx->err);
+    g_leaders += fx->n_leaders;
+    g_installs += fx->n_snap_installs;
+    g_snapshots += fx->n_snapshots;
+    g_confs += fx->n_conf_applied;
+    g_crashes += fx->n_crashes;
+    g_applies += fx->applied_total;
     fx_close(fx);
     return rc;
 }
@@ -432,5 +448,8 @@ int main(int argc, char **argv)
         }
     }
     printf("%" PRIu64 " seeds from %" PRIu64 ": %d failed\n", n, o.seed, failures);
+    printf("  exercised: %" PRIu64 " leaders, %" PRIu64 " crashes, %" PRIu64 " snapshots taken, %"
+           PRIu64 " installed, %" PRIu64 " config entries applied, %" PRIu64 " applies\n",
+           g_leaders, g_crashes, g_snapshots, g_installs, g_confs, g_applies);
     return failures ? 1 : 0;
 }

@@ -289,6 +289,59 @@ static void test_proposal_rules(void)
     rm_raft_destroy(r);
 }
 
+/* Acks index from node `from` to leader r. */
+static void ack_from(struct rm_raft *r, uint64_t from, uint64_t index, struct outbox *o)
+{
+    struct rm_raft_msg ack = msg(RM_RAFT_MSG_APPEND_RESP, from, 1, 1);
+    ack.index = index;
+    step(r, &ack);
+    drain(r, o);
+}
+
+static void test_learner_promotion_and_removed_leader(void)
+{
+    struct rm_raft_config cfg;
+    struct outbox o = {0};
+    struct rm_raft_status st;
+    uint64_t idx;
+    rm_raft_config_default(&cfg);
+    cfg.check_quorum = false;
+    struct rm_raft *r = leader_of_three(&o, &cfg);
+    ack_from(r, 2, 1, &o);
+    CU_ASSERT_EQUAL(rm_raft_propose_change(r, RM_RAFT_ADD_LEARNER, 9, &idx), 0);
+    drain(r, &o);
+    ack_from(r, 9, idx, &o); /* a learner's ack does not count */
+    rm_raft_status(r, &st);
+    CU_ASSERT_EQUAL(st.commit, 1);
+    ack_from(r, 2, idx, &o);
+    rm_raft_status(r, &st);
+    CU_ASSERT_EQUAL(st.commit, idx);
+    CU_ASSERT_EQUAL(rm_raft_propose_change(r, RM_RAFT_PROMOTE, 9, &idx), 0);
+    drain(r, &o);
+    rm_raft_status(r, &st);
+    CU_ASSERT(rm_raft_membership_is_voter(&st.conf, 9));
+    CU_ASSERT_EQUAL(st.conf.n_voters, 4);
+    ack_from(r, 2, idx, &o); /* 2 of 4 voters: no quorum any more */
+    rm_raft_status(r, &st);
+    CU_ASSERT_EQUAL(st.commit, idx - 1);
+    ack_from(r, 9, idx, &o); /* the new voter completes the quorum */
+    rm_raft_status(r, &st);
+    CU_ASSERT_EQUAL(st.commit, idx);
+    /* remove the leader itself: it leads until the change commits, without counting itself */
+    CU_ASSERT_EQUAL(rm_raft_propose_change(r, RM_RAFT_REMOVE, 1, &idx), 0);
+    drain(r, &o);
+    ack_from(r, 2, idx, &o);
+    rm_raft_status(r, &st);
+    CU_ASSERT_EQUAL(st.role, RM_RAFT_LEADER); /* 1 of the 3 remaining voters */
+    ack_from(r, 3, idx, &o);
+    rm_raft_status(r, &st);
+    CU_ASSERT_EQUAL(st.commit, idx);
+    CU_ASSERT_EQUAL(st.role, RM_RAFT_FOLLOWER); /* committed: the removed leader steps down */
+    CU_ASSERT_EQUAL(rm_raft_campaign(r), RM_EINVAL);  /* and never campaigns again */
+    outbox_clear(&o);
+    rm_raft_destroy(r);
+}
+
 static void test_snapshot_install(void)
 {
     struct rm_raft_config cfg;
@@ -404,6 +457,7 @@ int main(void)
         !CU_add_test(s, "check-quorum", test_check_quorum) ||
         !CU_add_test(s, "flow control", test_flow_control) ||
         !CU_add_test(s, "proposal and membership rules", test_proposal_rules) ||
+        !CU_add_test(s, "learner promotion, removed leader", test_learner_promotion_and_removed_leader) ||
         !CU_add_test(s, "snapshot and InstallSnapshot", test_snapshot_install) ||
         !CU_add_test(s, "restore checks", test_restore_checks)) {
         CU_cleanup_registry();
