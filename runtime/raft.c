@@ -306,14 +306,22 @@ int rm_raft_step(struct rm_raft *r, const struct rm_raft_msg *m)
     if ((rc = check_term(r, m)) <= 0)
         return rc;
     switch (m->type) {
-    case RM_RAFT_MSG_VOTE: return rm__raft_on_vote(r, m);
-    case RM_RAFT_MSG_VOTE_RESP: return rm__raft_on_vote_resp(r, m);
-    case RM_RAFT_MSG_APPEND: return rm__raft_on_append(r, m);
-    case RM_RAFT_MSG_APPEND_RESP: return rm__raft_on_append_resp(r, m);
-    case RM_RAFT_MSG_HEARTBEAT: return rm__raft_on_heartbeat(r, m);
-    case RM_RAFT_MSG_HEARTBEAT_RESP: return rm__raft_on_heartbeat_resp(r, m);
-    case RM_RAFT_MSG_SNAPSHOT: return rm__raft_on_snapshot(r, m);
-    default: return RM_EINVAL;
+    case RM_RAFT_MSG_VOTE:
+        return rm__raft_on_vote(r, m);
+    case RM_RAFT_MSG_VOTE_RESP:
+        return rm__raft_on_vote_resp(r, m);
+    case RM_RAFT_MSG_APPEND:
+        return rm__raft_on_append(r, m);
+    case RM_RAFT_MSG_APPEND_RESP:
+        return rm__raft_on_append_resp(r, m);
+    case RM_RAFT_MSG_HEARTBEAT:
+        return rm__raft_on_heartbeat(r, m);
+    case RM_RAFT_MSG_HEARTBEAT_RESP:
+        return rm__raft_on_heartbeat_resp(r, m);
+    case RM_RAFT_MSG_SNAPSHOT:
+        return rm__raft_on_snapshot(r, m);
+    default:
+        return RM_EINVAL;
     }
 }
 

@@ -42,8 +42,8 @@
 extern "C" {
 #endif
 
-#define RM_RAFT_MAX_VOTERS 16   /* voters in one configuration */
-#define RM_RAFT_MAX_LEARNERS 16 /* non-voting learners in one configuration */
+#define RM_RAFT_MAX_VOTERS 16               /* voters in one configuration */
+#define RM_RAFT_MAX_LEARNERS 16             /* non-voting learners in one configuration */
 #define RM_RAFT_MAX_ENTRY_BYTES (64u << 20) /* largest entry payload the codec accepts */
 
 enum rm_raft_role {
@@ -70,9 +70,9 @@ enum rm_raft_msg_type {
 };
 
 enum rm_raft_change_op {
-    RM_RAFT_ADD_LEARNER = 1,    /* add a new non-voting member */
-    RM_RAFT_PROMOTE = 2,        /* make an existing learner a voter */
-    RM_RAFT_REMOVE = 3,         /* remove a voter or a learner */
+    RM_RAFT_ADD_LEARNER = 1, /* add a new non-voting member */
+    RM_RAFT_PROMOTE = 2,     /* make an existing learner a voter */
+    RM_RAFT_REMOVE = 3,      /* remove a voter or a learner */
 };
 
 /* Reference-counted payload owner. Opaque; managed by the module. */
@@ -150,13 +150,13 @@ struct rm_raft_msg {
 
 /* Tunables; fill with rm_raft_config_default() and then override. */
 struct rm_raft_config {
-    uint64_t id;                  /* this node's id, non-zero, never reused */
-    uint64_t seed;                /* seeds the randomized election timeouts */
-    uint32_t election_timeout_ms; /* E; each timeout is drawn uniformly from [E, 2E) */
-    uint32_t heartbeat_ms;        /* leader heartbeat period, well below E */
-    uint32_t max_batch_entries;   /* entries per APPEND message */
-    uint32_t max_batch_bytes;     /* payload bytes per APPEND message (at least one entry) */
-    uint32_t max_inflight;        /* APPEND messages in flight per follower (flow control) */
+    uint64_t id;                    /* this node's id, non-zero, never reused */
+    uint64_t seed;                  /* seeds the randomized election timeouts */
+    uint32_t election_timeout_ms;   /* E; each timeout is drawn uniformly from [E, 2E) */
+    uint32_t heartbeat_ms;          /* leader heartbeat period, well below E */
+    uint32_t max_batch_entries;     /* entries per APPEND message */
+    uint32_t max_batch_bytes;       /* payload bytes per APPEND message (at least one entry) */
+    uint32_t max_inflight;          /* APPEND messages in flight per follower (flow control) */
     uint64_t max_uncommitted_bytes; /* leader refuses proposals beyond this (RM_EBUSY) */
     uint64_t compact_keep;          /* entries kept behind a snapshot for slow followers */
     bool prevote;                   /* run a pre-vote round before every real campaign */
@@ -167,7 +167,7 @@ struct rm_raft_config {
 /* Soft state, cheap to read at any time. */
 struct rm_raft_status {
     uint64_t id;
-    uint32_t role; /* enum rm_raft_role */
+    uint32_t role;   /* enum rm_raft_role */
     uint64_t leader; /* 0 if unknown */
     uint64_t term;
     uint64_t vote;

@@ -155,18 +155,25 @@ static size_t body_size(const struct rm_raft_msg *m)
 {
     size_t n = 0;
     switch (m->type) {
-    case RM_RAFT_MSG_VOTE: return 16;
-    case RM_RAFT_MSG_VOTE_RESP: return 0;
+    case RM_RAFT_MSG_VOTE:
+        return 16;
+    case RM_RAFT_MSG_VOTE_RESP:
+        return 0;
     case RM_RAFT_MSG_APPEND:
         n = 28;
         for (uint32_t i = 0; i < m->n_entries; i++)
             n += ENTRY_HEADER + m->entries[i].len;
         return n;
-    case RM_RAFT_MSG_APPEND_RESP: return 24;
-    case RM_RAFT_MSG_HEARTBEAT: return 8;
-    case RM_RAFT_MSG_HEARTBEAT_RESP: return 8;
-    case RM_RAFT_MSG_SNAPSHOT: return 24 + rm_raft_membership_size(&m->snap.conf) + m->snap_len;
-    default: return 0;
+    case RM_RAFT_MSG_APPEND_RESP:
+        return 24;
+    case RM_RAFT_MSG_HEARTBEAT:
+        return 8;
+    case RM_RAFT_MSG_HEARTBEAT_RESP:
+        return 8;
+    case RM_RAFT_MSG_SNAPSHOT:
+        return 24 + rm_raft_membership_size(&m->snap.conf) + m->snap_len;
+    default:
+        return 0;
     }
 }
 
@@ -199,8 +206,12 @@ static void put_body(struct wr *w, const struct rm_raft_msg *m)
         put(w, m->hint_index, 8);
         put(w, m->hint_term, 8);
         break;
-    case RM_RAFT_MSG_HEARTBEAT: put(w, m->commit, 8); break;
-    case RM_RAFT_MSG_HEARTBEAT_RESP: put(w, m->index, 8); break;
+    case RM_RAFT_MSG_HEARTBEAT:
+        put(w, m->commit, 8);
+        break;
+    case RM_RAFT_MSG_HEARTBEAT_RESP:
+        put(w, m->index, 8);
+        break;
     case RM_RAFT_MSG_SNAPSHOT:
         put(w, m->snap.index, 8);
         put(w, m->snap.term, 8);
@@ -208,7 +219,8 @@ static void put_body(struct wr *w, const struct rm_raft_msg *m)
         put(w, m->snap_len, 8);
         put_bytes(w, m->snap_data, (size_t)m->snap_len);
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -253,10 +265,14 @@ int rm_raft_msg_encode(const struct rm_raft_msg *m, uint8_t *buf, size_t cap, si
 static unsigned allowed_flags(uint32_t type)
 {
     switch (type) {
-    case RM_RAFT_MSG_VOTE: return FLAG_PREVOTE;
-    case RM_RAFT_MSG_VOTE_RESP: return FLAG_PREVOTE | FLAG_REJECT;
-    case RM_RAFT_MSG_APPEND_RESP: return FLAG_REJECT;
-    default: return 0;
+    case RM_RAFT_MSG_VOTE:
+        return FLAG_PREVOTE;
+    case RM_RAFT_MSG_VOTE_RESP:
+        return FLAG_PREVOTE | FLAG_REJECT;
+    case RM_RAFT_MSG_APPEND_RESP:
+        return FLAG_REJECT;
+    default:
+        return 0;
     }
 }
 
@@ -292,7 +308,8 @@ static int get_body(struct rd *r, struct rm_raft_msg *m)
         m->last_index = get(r, 8);
         m->last_term = get(r, 8);
         return 0;
-    case RM_RAFT_MSG_VOTE_RESP: return 0;
+    case RM_RAFT_MSG_VOTE_RESP:
+        return 0;
     case RM_RAFT_MSG_APPEND:
         m->prev_index = get(r, 8);
         m->prev_term = get(r, 8);
@@ -305,8 +322,12 @@ static int get_body(struct rd *r, struct rm_raft_msg *m)
         m->hint_index = get(r, 8);
         m->hint_term = get(r, 8);
         return 0;
-    case RM_RAFT_MSG_HEARTBEAT: m->commit = get(r, 8); return 0;
-    case RM_RAFT_MSG_HEARTBEAT_RESP: m->index = get(r, 8); return 0;
+    case RM_RAFT_MSG_HEARTBEAT:
+        m->commit = get(r, 8);
+        return 0;
+    case RM_RAFT_MSG_HEARTBEAT_RESP:
+        m->index = get(r, 8);
+        return 0;
     case RM_RAFT_MSG_SNAPSHOT:
         m->snap.index = get(r, 8);
         m->snap.term = get(r, 8);
@@ -314,7 +335,8 @@ static int get_body(struct rd *r, struct rm_raft_msg *m)
         m->snap_len = get(r, 8);
         m->snap_data = get_bytes(r, m->snap_len);
         return 0;
-    default: return RM_EPROTO;
+    default:
+        return RM_EPROTO;
     }
 }
 

@@ -114,8 +114,8 @@ static bool log_up_to_date(const struct rm_raft *r, uint64_t last_index, uint64_
 
 int rm__raft_on_vote(struct rm_raft *r, const struct rm_raft_msg *m)
 {
-    bool can_vote = r->vote == m->from || (r->vote == 0 && r->leader == 0) ||
-                    (m->prevote && m->term > r->term);
+    bool can_vote =
+        r->vote == m->from || (r->vote == 0 && r->leader == 0) || (m->prevote && m->term > r->term);
     bool grant = can_vote && log_up_to_date(r, m->last_index, m->last_term);
     struct rm_raft_msg resp = {0};
     resp.type = RM_RAFT_MSG_VOTE_RESP;

@@ -36,11 +36,11 @@ struct rm__raft_progress {
     uint64_t match;
     uint64_t next;
     int state;
-    bool paused;          /* PROBE: an APPEND is outstanding */
-    bool active;          /* heard from since the last check-quorum */
+    bool paused;           /* PROBE: an APPEND is outstanding */
+    bool active;           /* heard from since the last check-quorum */
     uint64_t pending_snap; /* SNAPSHOT: index of the snapshot sent */
     uint64_t snap_sent_at;
-    uint64_t *infl;       /* ring of last indexes of APPENDs in flight */
+    uint64_t *infl; /* ring of last indexes of APPENDs in flight */
     uint32_t infl_start;
     uint32_t infl_count;
 };
@@ -61,7 +61,7 @@ struct rm_raft {
     uint64_t rng;
 
     struct rm__raft_log log;
-    uint64_t stable;  /* last index the driver has persisted */
+    uint64_t stable; /* last index the driver has persisted */
     uint64_t commit;
     uint64_t applied;
 
@@ -84,8 +84,8 @@ struct rm_raft {
     uint32_t n_rejected;
 
     uint64_t now;
-    bool started;         /* first tick seen */
-    bool start_campaign;  /* campaign at the first tick */
+    bool started;        /* first tick seen */
+    bool start_campaign; /* campaign at the first tick */
     uint64_t election_due;
     uint64_t heartbeat_due;
     uint64_t quorum_due;
@@ -100,8 +100,8 @@ struct rm_raft {
     struct rm_raft_hard_state last_hs;
     uint64_t last_leader;
     int last_role;
-    uint64_t ready_commit;  /* commit covered by the outstanding Ready */
-    uint64_t ready_stable;  /* last index handed out for persisting */
+    uint64_t ready_commit; /* commit covered by the outstanding Ready */
+    uint64_t ready_stable; /* last index handed out for persisting */
     bool ready_had_snap;
 };
 

@@ -88,8 +88,8 @@ int rm__raft_sync_progress(struct rm_raft *r)
         r->prs[i] = r->prs[--r->n_prs];
     }
     for (uint32_t i = 0; i < r->conf.n_voters + r->conf.n_learners && rc == 0; i++) {
-        uint64_t id = i < r->conf.n_voters ? r->conf.voters[i]
-                                           : r->conf.learners[i - r->conf.n_voters];
+        uint64_t id =
+            i < r->conf.n_voters ? r->conf.voters[i] : r->conf.learners[i - r->conf.n_voters];
         if (id != r->id && !rm__raft_progress_get(r, id))
             rc = progress_add(r, id);
     }
@@ -109,8 +109,7 @@ int rm__raft_conf_refresh(struct rm_raft *r)
  * campaign again. */
 int rm__raft_on_commit_conf(struct rm_raft *r)
 {
-    if (r->role == RM_RAFT_LEADER && r->conf_index <= r->commit &&
-        !rm__raft_is_voter(r, r->id))
+    if (r->role == RM_RAFT_LEADER && r->conf_index <= r->commit && !rm__raft_is_voter(r, r->id))
         rm__raft_become_follower(r, r->term, 0);
     return 0;
 }
@@ -149,7 +148,8 @@ static int change(struct rm_raft_membership *m, enum rm_raft_change_op op, uint6
             return RM_EINVAL;
         id_remove(m->voters, &m->n_voters, node);
         return 0;
-    default: return RM_EINVAL;
+    default:
+        return RM_EINVAL;
     }
 }
 

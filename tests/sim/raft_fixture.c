@@ -141,8 +141,7 @@ static int check_matching(struct fx *fx, uint64_t id, uint64_t index, uint64_t t
     }
     if (fx->oracle_vals[k - fx->oracle_keys] != ch)
         return fx_fail(fx, "log matching: node %llu entry %llu term %llu has a different prefix",
-                       (unsigned long long)id, (unsigned long long)index,
-                       (unsigned long long)term);
+                       (unsigned long long)id, (unsigned long long)index, (unsigned long long)term);
     return 0;
 }
 
@@ -305,8 +304,7 @@ static int node_boot(struct fx *fx, struct fx_node *nd)
     cfg.seed = fx_rand(fx);
     int rc = rm_raft_create(&cfg, &nd->initial, &nd->r);
     if (rc != 0)
-        return fx_fail(fx, "rm_raft_create(%llu): %s", (unsigned long long)nd->id,
-                       rm_strerror(rc));
+        return fx_fail(fx, "rm_raft_create(%llu): %s", (unsigned long long)nd->id, rm_strerror(rc));
     nd->up = true;
     nd->paused = false;
     nd->applied = 0;
@@ -596,11 +594,10 @@ static int process_one(struct fx *fx, struct fx_node *nd)
     struct rm_raft_ready rd;
     int rc = rm_raft_ready(nd->r, &rd);
     if (rc != 0)
-        return fx_fail(fx, "rm_raft_ready(%llu): %s", (unsigned long long)nd->id,
-                       rm_strerror(rc));
+        return fx_fail(fx, "rm_raft_ready(%llu): %s", (unsigned long long)nd->id, rm_strerror(rc));
     if (rd.soft_changed)
-        fx_log(fx, "node %llu role %u leader %llu term %llu", (unsigned long long)nd->id,
-               rd.role, (unsigned long long)rd.leader, (unsigned long long)rd.hs.term);
+        fx_log(fx, "node %llu role %u leader %llu term %llu", (unsigned long long)nd->id, rd.role,
+               (unsigned long long)rd.leader, (unsigned long long)rd.hs.term);
     if (persist_snapshot(fx, nd, &rd) || persist_entries(fx, nd, &rd) || persist_hs(fx, nd, &rd))
         return -1;
     if (fx->crash_permille && fx_range(fx, 1, 1000) <= fx->crash_permille) {
@@ -641,8 +638,8 @@ static int check_leader(struct fx *fx, struct fx_node *nd, const struct rm_raft_
     fx->leader_of_term = grow(fx->leader_of_term, &fx->n_terms, s->term + 1, sizeof(uint64_t));
     if (fx->leader_of_term[s->term] && fx->leader_of_term[s->term] != nd->id)
         return fx_fail(fx, "election safety: nodes %llu and %llu both lead term %llu",
-                       (unsigned long long)fx->leader_of_term[s->term],
-                       (unsigned long long)nd->id, (unsigned long long)s->term);
+                       (unsigned long long)fx->leader_of_term[s->term], (unsigned long long)nd->id,
+                       (unsigned long long)s->term);
     fx->leader_of_term[s->term] = nd->id;
     /* leader completeness: everything committed in an earlier term is in this log */
     uint64_t k = 0;

@@ -40,15 +40,15 @@ struct fx_store {
 
 struct fx_node {
     uint64_t id;
-    bool exists;  /* created (founding or joined) */
-    bool up;      /* false while crashed */
+    bool exists; /* created (founding or joined) */
+    bool up;     /* false while crashed */
     bool paused;
     uint64_t resume_at;
     uint32_t restarts;
     struct rm_raft *r;
     struct rm_raft_membership initial;
     struct fx_store st;
-    uint64_t applied;   /* volatile application state: index and chain hash */
+    uint64_t applied; /* volatile application state: index and chain hash */
     uint64_t app_chain;
     uint64_t lead_term; /* term in which this node was last seen leading */
     uint64_t snap_every;
@@ -72,7 +72,7 @@ struct fx {
     struct rm_raft_config cfg;
     bool link[FX_MAX_NODES + 1][FX_MAX_NODES + 1]; /* link[a][b]: a -> b delivers */
     uint32_t drop_pct, dup_pct, min_delay, max_delay;
-    uint64_t snap_every; /* 0: never snapshot */
+    uint64_t snap_every;     /* 0: never snapshot */
     uint32_t crash_permille; /* chance that a node crashes between persisting and sending */
     struct fx_msg *heap;
     size_t n_heap, cap_heap;
@@ -81,7 +81,7 @@ struct fx {
     size_t n_terms;
     uint64_t *committed; /* chain hash by index; 0 = not known committed */
     size_t n_committed;
-    uint64_t *front;     /* front[t]: highest index first reported committed in term t */
+    uint64_t *front; /* front[t]: highest index first reported committed in term t */
     size_t n_front;
     uint64_t *oracle_keys; /* (index, term) -> chain, open addressing */
     uint64_t *oracle_vals;

@@ -137,22 +137,43 @@ static void chaos(struct run *run)
     struct fx *fx = &run->fx;
     uint64_t id = random_node(fx);
     switch (fx_range(fx, 0, 13)) {
-    case 0: partition(fx, 0); break;
-    case 1: partition(fx, 1); break;
-    case 2: partition(fx, 2); break;
+    case 0:
+        partition(fx, 0);
+        break;
+    case 1:
+        partition(fx, 1);
+        break;
+    case 2:
+        partition(fx, 2);
+        break;
     case 3:
-    case 4: fx_heal(fx); fx_log(fx, "heal"); break;
-    case 5: fx_crash(fx, id); break;
-    case 6: fx_restart(fx, id); break;
+    case 4:
+        fx_heal(fx);
+        fx_log(fx, "heal");
+        break;
+    case 5:
+        fx_crash(fx, id);
+        break;
+    case 6:
+        fx_restart(fx, id);
+        break;
     case 7: /* a quick reboot: only what was persisted survives */
         fx_crash(fx, id);
         fx_restart(fx, id);
         break;
-    case 8: fx_pause(fx, id, fx->now + fx_range(fx, 50, 1000)); break;
-    case 9: random_network(fx); break;
+    case 8:
+        fx_pause(fx, id, fx->now + fx_range(fx, 50, 1000));
+        break;
+    case 9:
+        random_network(fx);
+        break;
     case 10:
-    case 11: change_membership(run); break;
-    default: propose(run, 20); break;
+    case 11:
+        change_membership(run);
+        break;
+    default:
+        propose(run, 20);
+        break;
     }
 }
 
@@ -237,9 +258,10 @@ static int run_one(uint64_t seed, int nodes, int steps, bool verbose, char *err,
     if (verbose)
         fx_dump(fx);
     if (verbose || rc != 0)
-        fprintf(stderr, "seed %" PRIu64 ": %s, t=%" PRIu64 " ms, %" PRIu64 " proposals, %" PRIu64
-                        " applies\n", seed, rc ? fx->err : "ok", fx->now, fx->proposals,
-                fx->applied_total);
+        fprintf(stderr,
+                "seed %" PRIu64 ": %s, t=%" PRIu64 " ms, %" PRIu64 " proposals, %" PRIu64
+                " applies\n",
+                seed, rc ? fx->err : "ok", fx->now, fx->proposals, fx->applied_total);
     if (rc != 0)
         snprintf(err, errlen, "%s", fx->err);
     g_leaders += fx->n_leaders;
@@ -315,8 +337,8 @@ static int figure7(bool verbose)
     for (uint64_t id = 2; id <= 7 && !fx.failed; id++) {
         uint64_t t, ch, l = fx_store_last(&fx, id, &t, &ch);
         if (l != last || ch != lch)
-            fx_fail(&fx, "figure 7: follower %" PRIu64 " did not converge (last %" PRIu64 ")",
-                    id, l);
+            fx_fail(&fx, "figure 7: follower %" PRIu64 " did not converge (last %" PRIu64 ")", id,
+                    l);
     }
     int rc = fx.failed ? -1 : 0;
     printf("scripted figure 7: %s%s\n", rc ? "FAIL " : "ok", rc ? fx.err : "");
@@ -448,8 +470,9 @@ int main(int argc, char **argv)
         }
     }
     printf("%" PRIu64 " seeds from %" PRIu64 ": %d failed\n", n, o.seed, failures);
-    printf("  exercised: %" PRIu64 " leaders, %" PRIu64 " crashes, %" PRIu64 " snapshots taken, %"
-           PRIu64 " installed, %" PRIu64 " config entries applied, %" PRIu64 " applies\n",
+    printf("  exercised: %" PRIu64 " leaders, %" PRIu64 " crashes, %" PRIu64
+           " snapshots taken, %" PRIu64 " installed, %" PRIu64 " config entries applied, %" PRIu64
+           " applies\n",
            g_leaders, g_crashes, g_snapshots, g_installs, g_confs, g_applies);
     return failures ? 1 : 0;
 }

@@ -20,8 +20,8 @@ struct outbox {
     uint32_t type[MAXQ];
     uint64_t to[MAXQ];
     size_t n;
-    size_t persisted;  /* entries handed out for persisting */
-    size_t applied;    /* committed entries handed out */
+    size_t persisted; /* entries handed out for persisting */
+    size_t applied;   /* committed entries handed out */
     bool hs_before_vote_ok;
 };
 
@@ -336,8 +336,8 @@ static void test_learner_promotion_and_removed_leader(void)
     ack_from(r, 3, idx, &o);
     rm_raft_status(r, &st);
     CU_ASSERT_EQUAL(st.commit, idx);
-    CU_ASSERT_EQUAL(st.role, RM_RAFT_FOLLOWER); /* committed: the removed leader steps down */
-    CU_ASSERT_EQUAL(rm_raft_campaign(r), RM_EINVAL);  /* and never campaigns again */
+    CU_ASSERT_EQUAL(st.role, RM_RAFT_FOLLOWER);      /* committed: the removed leader steps down */
+    CU_ASSERT_EQUAL(rm_raft_campaign(r), RM_EINVAL); /* and never campaigns again */
     outbox_clear(&o);
     rm_raft_destroy(r);
 }
@@ -457,7 +457,8 @@ int main(void)
         !CU_add_test(s, "check-quorum", test_check_quorum) ||
         !CU_add_test(s, "flow control", test_flow_control) ||
         !CU_add_test(s, "proposal and membership rules", test_proposal_rules) ||
-        !CU_add_test(s, "learner promotion, removed leader", test_learner_promotion_and_removed_leader) ||
+        !CU_add_test(s, "learner promotion, removed leader",
+                     test_learner_promotion_and_removed_leader) ||
         !CU_add_test(s, "snapshot and InstallSnapshot", test_snapshot_install) ||
         !CU_add_test(s, "restore checks", test_restore_checks)) {
         CU_cleanup_registry();

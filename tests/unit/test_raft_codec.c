@@ -28,7 +28,9 @@ static struct rm_raft_msg sample(uint32_t type)
         m.last_index = 100;
         m.last_term = 41;
         break;
-    case RM_RAFT_MSG_VOTE_RESP: m.reject = 1; break;
+    case RM_RAFT_MSG_VOTE_RESP:
+        m.reject = 1;
+        break;
     case RM_RAFT_MSG_APPEND:
         m.prev_index = 10;
         m.prev_term = 40;
@@ -49,8 +51,12 @@ static struct rm_raft_msg sample(uint32_t type)
         m.hint_index = 7;
         m.hint_term = 39;
         break;
-    case RM_RAFT_MSG_HEARTBEAT: m.commit = 77; break;
-    case RM_RAFT_MSG_HEARTBEAT_RESP: m.index = 78; break;
+    case RM_RAFT_MSG_HEARTBEAT:
+        m.commit = 77;
+        break;
+    case RM_RAFT_MSG_HEARTBEAT_RESP:
+        m.index = 78;
+        break;
     case RM_RAFT_MSG_SNAPSHOT:
         m.snap.index = 500;
         m.snap.term = 40;
@@ -63,7 +69,8 @@ static struct rm_raft_msg sample(uint32_t type)
         m.snap_len = sizeof(g_payload);
         m.snap_data = g_payload;
         break;
-    default: break;
+    default:
+        break;
     }
     return m;
 }
