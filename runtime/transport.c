@@ -8,7 +8,8 @@
 #include "runtime/log.h"
 #include "runtime/reorder.h"
 
-#define RING 16 /* receives kept posted */
+#define RING 16       /* receives kept posted */
+#define FULL_EVERY 16  /* every this many polls, test every request (see progress) */
 
 struct batch {
     unsigned char *buf;
@@ -19,7 +20,10 @@ struct batch {
 struct pending_send {
     unsigned char *buf; /* owned until the request completes; NULL once it did */
     int dest;
+    bool pooled;        /* a batch_bytes buffer that goes back to the pool */
 };
+
+#define POOL_MAX 32 /* spare batch buffers kept for reuse */
 
 struct rm_transport {
     struct rm_transport_config cfg;
@@ -35,6 +39,11 @@ struct rm_transport {
                               * send: one MPI_Testsome progresses both */
     unsigned char *ring_buf; /* RING x batch_bytes */
     bool *deferred_forget;  /* per peer: dead, stash not yet dropped */
+    int order[RING];        /* ring slots, oldest posted receive first (circular from head) */
+    int head;
+    unsigned polls;         /* polls since the last full Testsome */
+    unsigned char *pool[POOL_MAX]; /* spare batch buffers */
+    int n_pool;
     struct rm_transport_stats st;
 };
 
@@ -86,9 +95,11 @@ int rm_transport_create(const struct rm_transport_config *cfg, struct rm_transpo
         goto err;
     if ((rc = alloc_peers(t)) != 0)
         goto err;
-    for (int i = 0; i < RING; i++)
+    for (int i = 0; i < RING; i++) {
+        t->order[i] = i;
         if ((rc = post_recv(t, i)) != 0)
             goto err;
+    }
     *out = t;
     return 0;
 err:
@@ -97,6 +108,17 @@ err:
 }
 
 static int progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int *recvs, int *sends);
+static void to_tail(struct rm_transport *t, int slot);
+
+/* Returns a completed send's buffer to the pool, or frees it. */
+static void release(struct rm_transport *t, struct pending_send *p)
+{
+    if (p->pooled && t->n_pool < POOL_MAX)
+        t->pool[t->n_pool++] = p->buf;
+    else
+        free(p->buf);
+    p->buf = NULL;
+}
 
 static void ignore_frame(void *ctx, const struct rm_frame_header *h, const void *payload)
 {
@@ -133,6 +155,8 @@ void rm_transport_destroy(struct rm_transport *t, int timeout_ms)
     free(t->seq_out);
     free(t->deferred_forget);
     free(t->ring_buf);
+    while (t->n_pool > 0)
+        free(t->pool[--t->n_pool]);
     rm_reorder_destroy(t->rx);
     if (t->n_pend == 0) {
         free(t->pend);
@@ -148,7 +172,8 @@ void rm_transport_set_stamp(struct rm_transport *t, uint64_t term, uint64_t epoc
 }
 
 /* Stamps the batch header (next seq for dest) and posts the send; takes buf on success. */
-static int post(struct rm_transport *t, int dest, unsigned char *buf, size_t len, uint32_t flags)
+static int post(struct rm_transport *t, int dest, unsigned char *buf, size_t len, uint32_t flags,
+                bool pooled)
 {
     if (t->n_pend == t->cap_pend) {
         size_t cap = t->cap_pend ? 2 * t->cap_pend : 16;
@@ -170,6 +195,7 @@ static int post(struct rm_transport *t, int dest, unsigned char *buf, size_t len
     t->seq_out[dest]++;
     p->buf = buf;
     p->dest = dest;
+    p->pooled = pooled;
     t->n_pend++;
     t->st.batches_sent++;
     t->st.bytes_sent += len;
@@ -182,7 +208,7 @@ static int flush_one(struct rm_transport *t, int dest)
     struct batch *b = &t->out[dest];
     if (b->len <= RM_BATCH_HEADER_SIZE)
         return 0;
-    int rc = post(t, dest, b->buf, b->len, 0);
+    int rc = post(t, dest, b->buf, b->len, 0, true);
     if (rc != 0)
         return rc; /* the batch stays queued; a later flush retries */
     *b = (struct batch){0};
@@ -200,7 +226,8 @@ static int batch_room(struct rm_transport *t, int dest, size_t need)
             return rc;
     }
     if (!b->buf) {
-        if (!(b->buf = malloc(t->cfg.batch_bytes)))
+        b->buf = t->n_pool > 0 ? t->pool[--t->n_pool] : malloc(t->cfg.batch_bytes);
+        if (!b->buf)
             return RM_ENOMEM;
         b->cap = t->cfg.batch_bytes;
         b->len = RM_BATCH_HEADER_SIZE;
@@ -220,7 +247,8 @@ static int send_fragments(struct rm_transport *t, int dest, const unsigned char 
         if (!buf)
             return RM_ENOMEM;
         memcpy(buf + RM_BATCH_HEADER_SIZE, frame + off, n);
-        rc = post(t, dest, buf, RM_BATCH_HEADER_SIZE + n, off + n < len ? RM_BATCH_MORE : 0);
+        rc = post(t, dest, buf, RM_BATCH_HEADER_SIZE + n, off + n < len ? RM_BATCH_MORE : 0,
+                  false);
         if (rc != 0)
             free(buf);
     }
@@ -350,7 +378,20 @@ static void compact_sends(struct rm_transport *t)
     }
 }
 
-/* One MPI_Testsome over every posted receive and send. */
+/* Moves a just-reposted slot to the tail of the posting order. */
+static void to_tail(struct rm_transport *t, int slot)
+{
+    int pos = 0;
+    while (t->order[(t->head + pos) % RING] != slot)
+        pos++;
+    for (; pos < RING - 1; pos++)
+        t->order[(t->head + pos) % RING] = t->order[(t->head + pos + 1) % RING];
+    t->order[(t->head + RING - 1) % RING] = slot;
+}
+
+/* One MPI_Testsome over every posted receive and send: completes sends, and receives that
+ * finished out of posting order (a long message from one peer overtaken by a short one from
+ * another, or a peer that died mid-transfer). */
 static int progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int *recvs, int *sends)
 {
     int total = RING + (int)t->n_pend, n = 0, rc = 0;
@@ -365,18 +406,36 @@ static int progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int *recv
     for (int k = 0; k < n && n != MPI_UNDEFINED; k++) { /* any order: see reorder.h */
         bool failed = mrc == MPI_ERR_IN_STATUS && sts[k].MPI_ERROR != MPI_SUCCESS;
         if (idx[k] >= RING) {
-            free(t->pend[idx[k] - RING].buf);
-            t->pend[idx[k] - RING].buf = NULL;
+            release(t, &t->pend[idx[k] - RING]);
             ++*sends;
             continue;
         }
         int rc2 = take(t, idx[k], &sts[k], failed, fn, ctx);
         if (rc2 != 0 && rc == 0)
             rc = rc2;
+        to_tail(t, idx[k]);
         ++*recvs;
     }
     if (*sends)
         compact_sends(t);
+    return rc;
+}
+
+/* The common case, cheaply: MPI matches MPI_ANY_SOURCE receives in the order they were posted,
+ * so the next message lands in the oldest one. Tests only that receive. */
+static int fast_progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int *recvs)
+{
+    int flag = 0, slot = t->order[t->head];
+    MPI_Status st;
+    *recvs = 0;
+    int mrc = MPI_Test(&t->reqs[slot], &flag, &st);
+    if (mrc != MPI_SUCCESS && !flag)
+        return RM_EMPI;
+    if (!flag)
+        return 0;
+    *recvs = 1;
+    int rc = take(t, slot, &st, mrc != MPI_SUCCESS, fn, ctx);
+    t->head = (t->head + 1) % RING; /* the reposted slot is now the newest: the tail */
     return rc;
 }
 
@@ -385,8 +444,13 @@ int rm_transport_poll(struct rm_transport *t, int max_batches, rm_frame_fn fn, v
 {
     int got = 0, sent = 0, rc = 0;
     do {
-        int r, n;
-        rc = progress(t, fn, ctx, &r, &n);
+        int r = 0, n = 0;
+        if (++t->polls >= FULL_EVERY || t->n_pend >= 32) {
+            t->polls = 0;
+            rc = progress(t, fn, ctx, &r, &n);
+        } else {
+            rc = fast_progress(t, fn, ctx, &r);
+        }
         got += r;
         sent += n;
         if (r == 0)
