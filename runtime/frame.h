@@ -19,8 +19,10 @@
 #ifndef RM_FRAME_H
 #define RM_FRAME_H
 
+#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define RM_FRAME_MAGIC 0x4D52u
 #define RM_FRAME_VERSION 1u
@@ -79,29 +81,32 @@ int rm_frame_decode(const void *buf, size_t len, size_t max_payload, struct rm_f
 /* Returns a static name for a message type ("heartbeat", ...) or "unknown". Can't fail. */
 const char *rm_msg_type_name(unsigned type);
 
-/* Little-endian helpers shared by every payload codec. They can't fail. */
+/* Little-endian helpers shared by every payload codec. They can't fail. memcpy of a fixed
+ * size compiles to one load or store. */
 static inline void rm_put_u32(unsigned char *p, uint32_t v)
 {
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
+    v = htole32(v);
+    memcpy(p, &v, 4);
 }
 
 static inline void rm_put_u64(unsigned char *p, uint64_t v)
 {
-    rm_put_u32(p, (uint32_t)v);
-    rm_put_u32(p + 4, (uint32_t)(v >> 32));
+    v = htole64(v);
+    memcpy(p, &v, 8);
 }
 
 static inline uint32_t rm_get_u32(const unsigned char *p)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return le32toh(v);
 }
 
 static inline uint64_t rm_get_u64(const unsigned char *p)
 {
-    return (uint64_t)rm_get_u32(p) | (uint64_t)rm_get_u32(p + 4) << 32;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return le64toh(v);
 }
 
 #endif /* RM_FRAME_H */

@@ -9,7 +9,7 @@
 #include "runtime/reorder.h"
 
 #define RING 16       /* receives kept posted */
-#define FULL_EVERY 16  /* every this many polls, test every request (see progress) */
+#define FULL_EVERY 256  /* every this many polls, test every request (see progress) */
 
 struct batch {
     unsigned char *buf;
@@ -366,16 +366,19 @@ static void forget_dead(struct rm_transport *t)
     }
 }
 
-/* Drops completed sends from the pending list, keeping reqs[RING + i] aligned with pend[i]. */
+/* Drops completed sends from the pending list, oldest first kept first, and reqs[RING + i]
+ * aligned with pend[i]. */
 static void compact_sends(struct rm_transport *t)
 {
-    for (size_t i = t->n_pend; i-- > 0;) {
-        if (t->pend[i].buf)
+    size_t k = 0;
+    for (size_t i = 0; i < t->n_pend; i++) {
+        if (!t->pend[i].buf)
             continue;
-        size_t last = --t->n_pend;
-        t->pend[i] = t->pend[last];
-        t->reqs[RING + i] = t->reqs[RING + last];
+        t->pend[k] = t->pend[i];
+        t->reqs[RING + k] = t->reqs[RING + i];
+        k++;
     }
+    t->n_pend = k;
 }
 
 /* Moves a just-reposted slot to the tail of the posting order. */
@@ -423,11 +426,20 @@ static int progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int *recv
 
 /* The common case, cheaply: MPI matches MPI_ANY_SOURCE receives in the order they were posted,
  * so the next message lands in the oldest one. Tests only that receive. */
-static int fast_progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int *recvs)
+static int fast_progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int *recvs, int *sends)
 {
     int flag = 0, slot = t->order[t->head];
     MPI_Status st;
     *recvs = 0;
+    *sends = 0;
+    /* Small sends usually complete as they are posted; retire the oldest one cheaply. */
+    if (t->n_pend > 0 && MPI_Test(&t->reqs[RING], &flag, MPI_STATUS_IGNORE) == MPI_SUCCESS &&
+        flag) {
+        release(t, &t->pend[0]);
+        compact_sends(t);
+        *sends = 1;
+    }
+    flag = 0;
     int mrc = MPI_Test(&t->reqs[slot], &flag, &st);
     if (mrc != MPI_SUCCESS && !flag)
         return RM_EMPI;
@@ -445,11 +457,11 @@ int rm_transport_poll(struct rm_transport *t, int max_batches, rm_frame_fn fn, v
     int got = 0, sent = 0, rc = 0;
     do {
         int r = 0, n = 0;
-        if (++t->polls >= FULL_EVERY || t->n_pend >= 32) {
+        if (++t->polls >= FULL_EVERY || t->n_pend >= 64) {
             t->polls = 0;
             rc = progress(t, fn, ctx, &r, &n);
         } else {
-            rc = fast_progress(t, fn, ctx, &r);
+            rc = fast_progress(t, fn, ctx, &r, &n);
         }
         got += r;
         sent += n;
