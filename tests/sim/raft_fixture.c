@@ -1,15 +1,6 @@
 /*
- * raft_fixture.c: the simulated cluster and its safety checkers.
- *
- * Checked continuously:
- *  - election safety: at most one leader per term (leader_of_term);
- *  - leader append-only: a leader never hands out entries that overwrite its own log;
- *  - log matching: every persisted entry gets the hash of its whole log prefix (chain); the
- *    oracle maps (index, term) -> chain, so two logs with the same (index, term) must agree on
- *    everything before it;
- *  - state-machine safety: every applied entry, and every commit index a node persists, is
- *    compared with the chain recorded for that index (committed[]);
- *  - leader completeness: a leader of term T holds every entry known committed in a term < T.
+ * raft_fixture.c: the simulated cluster: nodes and their durable storage, the network, and
+ * the driver side of the Ready contract. The checkers live in raft_oracle.c.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -58,112 +49,6 @@ void fx_log(struct fx *fx, const char *fmt, ...)
     va_end(ap);
 }
 
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-    h *= 0xff51afd7ed558ccdULL;
-    return h ^ (h >> 33);
-}
-
-static uint64_t chain_of(uint64_t prev, const struct rm_raft_entry *e)
-{
-    uint64_t h = mix(mix(prev, e->term), e->type);
-    for (uint32_t i = 0; i < e->len; i++)
-        h = mix(h, e->data[i]);
-    return mix(h, e->len) | 1; /* never 0: 0 means "unknown" */
-}
-
-static void *grow(void *p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return p;
-    size_t ncap = *cap ? *cap : 64;
-    while (ncap < need)
-        ncap *= 2;
-    uint8_t *q = realloc(p, ncap * elem);
-    if (!q)
-        abort(); /* a test program: out of memory is fatal */
-    memset(q + *cap * elem, 0, (ncap - *cap) * elem);
-    *cap = ncap;
-    return q;
-}
-
-/* ---- oracle ---------------------------------------------------------------------------- */
-
-static void oracle_put(struct fx *fx, uint64_t key, uint64_t val);
-
-static void oracle_rehash(struct fx *fx)
-{
-    uint64_t *keys = fx->oracle_keys, *vals = fx->oracle_vals;
-    size_t cap = fx->oracle_cap;
-    fx->oracle_cap = cap ? cap * 2 : 4096;
-    fx->oracle_keys = calloc(fx->oracle_cap, sizeof(uint64_t));
-    fx->oracle_vals = calloc(fx->oracle_cap, sizeof(uint64_t));
-    if (!fx->oracle_keys || !fx->oracle_vals)
-        abort();
-    fx->oracle_n = 0;
-    for (size_t i = 0; i < cap; i++)
-        if (keys[i])
-            oracle_put(fx, keys[i], vals[i]);
-    free(keys);
-    free(vals);
-}
-
-static uint64_t *oracle_slot(struct fx *fx, uint64_t key)
-{
-    size_t i = (size_t)(mix(0, key) & (fx->oracle_cap - 1));
-    while (fx->oracle_keys[i] && fx->oracle_keys[i] != key)
-        i = (i + 1) & (fx->oracle_cap - 1);
-    return &fx->oracle_keys[i];
-}
-
-static void oracle_put(struct fx *fx, uint64_t key, uint64_t val)
-{
-    if ((fx->oracle_n + 1) * 2 > fx->oracle_cap)
-        oracle_rehash(fx);
-    uint64_t *k = oracle_slot(fx, key);
-    if (!*k)
-        fx->oracle_n++;
-    *k = key;
-    fx->oracle_vals[k - fx->oracle_keys] = val;
-}
-
-/* Log matching: (index, term) must always come with the same prefix hash. */
-static int check_matching(struct fx *fx, uint64_t id, uint64_t index, uint64_t term, uint64_t ch)
-{
-    uint64_t key = ((index << 24) | (term & 0xffffff)) + 1; /* injective for sim sizes */
-    if (fx->oracle_cap == 0)
-        oracle_rehash(fx);
-    uint64_t *k = oracle_slot(fx, key);
-    if (!*k) {
-        oracle_put(fx, key, ch);
-        return 0;
-    }
-    if (fx->oracle_vals[k - fx->oracle_keys] != ch)
-        return fx_fail(fx, "log matching: node %llu entry %llu term %llu has a different prefix",
-                       (unsigned long long)id, (unsigned long long)index, (unsigned long long)term);
-    return 0;
-}
-
-/* State-machine safety: index is committed with chain ch (reported by id in term). */
-static int check_committed(struct fx *fx, uint64_t id, uint64_t index, uint64_t ch, uint64_t term)
-{
-    (void)term;
-    fx->committed = grow(fx->committed, &fx->n_committed, index + 1, sizeof(uint64_t));
-    if (fx->committed[index] && fx->committed[index] != ch)
-        return fx_fail(fx, "state machine safety: node %llu committed a different entry at %llu",
-                       (unsigned long long)id, (unsigned long long)index);
-    fx->committed[index] = ch;
-    return 0;
-}
-
-static void note_commit_term(struct fx *fx, uint64_t index, uint64_t term)
-{
-    fx->front = grow(fx->front, &fx->n_front, term + 1, sizeof(uint64_t));
-    if (fx->front[term] < index)
-        fx->front[term] = index;
-}
-
 /* ---- storage --------------------------------------------------------------------------- */
 
 static uint64_t store_last(const struct fx_store *st)
@@ -210,7 +95,7 @@ static void store_free(struct fx_store *st)
 
 static void store_append(struct fx_store *st, const struct rm_raft_entry *e, uint64_t chain)
 {
-    st->ents = grow(st->ents, &st->cap, st->n + 1, sizeof(*st->ents));
+    st->ents = fx_grow(st->ents, &st->cap, st->n + 1, sizeof(*st->ents));
     struct fx_entry *d = &st->ents[st->n++];
     d->term = e->term;
     d->index = e->index;
@@ -416,7 +301,7 @@ static bool heap_less(const struct fx_msg *a, const struct fx_msg *b)
 
 static void heap_push(struct fx *fx, struct fx_msg m)
 {
-    fx->heap = grow(fx->heap, &fx->cap_heap, fx->n_heap + 1, sizeof(*fx->heap));
+    fx->heap = fx_grow(fx->heap, &fx->cap_heap, fx->n_heap + 1, sizeof(*fx->heap));
     size_t i = fx->n_heap++;
     m.seq = fx->seq++;
     while (i > 0 && heap_less(&m, &fx->heap[(i - 1) / 2])) {
@@ -489,7 +374,7 @@ static int persist_snapshot(struct fx *fx, struct fx_node *nd, const struct rm_r
     fx->n_snap_installs++;
     fx_log(fx, "node %llu installs snapshot %llu", (unsigned long long)nd->id,
            (unsigned long long)st->snap.index);
-    return check_matching(fx, nd->id, st->snap.index, st->snap.term, ch);
+    return fx_check_matching(fx, nd->id, st->snap.index, st->snap.term, ch);
 }
 
 static int persist_entries(struct fx *fx, struct fx_node *nd, const struct rm_raft_ready *rd)
@@ -515,9 +400,9 @@ static int persist_entries(struct fx *fx, struct fx_node *nd, const struct rm_ra
     store_truncate(st, first);
     for (size_t i = 0; i < rd->n_entries; i++) {
         const struct rm_raft_entry *e = &rd->entries[i];
-        uint64_t ch = chain_of(store_chain(st, e->index - 1), e);
+        uint64_t ch = fx_chain_of(store_chain(st, e->index - 1), e);
         store_append(st, e, ch);
-        if (check_matching(fx, nd->id, e->index, e->term, ch) != 0)
+        if (fx_check_matching(fx, nd->id, e->index, e->term, ch) != 0)
             return -1;
     }
     return 0;
@@ -538,9 +423,9 @@ static int persist_hs(struct fx *fx, struct fx_node *nd, const struct rm_raft_re
         uint64_t ch = store_chain(st, i);
         if (!ch)
             continue;
-        if (check_committed(fx, nd->id, i, ch, rd->hs.term) != 0)
+        if (fx_check_committed(fx, nd->id, i, ch, rd->hs.term) != 0)
             return -1;
-        note_commit_term(fx, i, rd->hs.term);
+        fx_note_commit_term(fx, i, rd->hs.term);
     }
     st->hs = rd->hs;
     return 0;
@@ -557,11 +442,11 @@ static int apply(struct fx *fx, struct fx_node *nd, const struct rm_raft_ready *
         if (e->index != nd->applied + 1)
             return fx_fail(fx, "node %llu applies %llu after %llu", (unsigned long long)nd->id,
                            (unsigned long long)e->index, (unsigned long long)nd->applied);
-        nd->app_chain = chain_of(nd->app_chain, e);
+        nd->app_chain = fx_chain_of(nd->app_chain, e);
         nd->applied = e->index;
         fx->applied_total++;
         fx->n_conf_applied += e->type == RM_RAFT_ENTRY_CONFIG;
-        if (check_committed(fx, nd->id, e->index, nd->app_chain, rd->hs.term) != 0)
+        if (fx_check_committed(fx, nd->id, e->index, nd->app_chain, rd->hs.term) != 0)
             return -1;
     }
     return 0;
@@ -627,47 +512,6 @@ int fx_process(struct fx *fx, uint64_t id)
             return fx_fail(fx, "node %llu never runs out of Ready", (unsigned long long)id);
         if (process_one(fx, nd) != 0)
             return -1;
-    }
-    return fx->failed ? -1 : 0;
-}
-
-/* ---- whole-cluster checks -------------------------------------------------------------- */
-
-static int check_leader(struct fx *fx, struct fx_node *nd, const struct rm_raft_status *s)
-{
-    fx->leader_of_term = grow(fx->leader_of_term, &fx->n_terms, s->term + 1, sizeof(uint64_t));
-    if (fx->leader_of_term[s->term] && fx->leader_of_term[s->term] != nd->id)
-        return fx_fail(fx, "election safety: nodes %llu and %llu both lead term %llu",
-                       (unsigned long long)fx->leader_of_term[s->term], (unsigned long long)nd->id,
-                       (unsigned long long)s->term);
-    fx->leader_of_term[s->term] = nd->id;
-    /* leader completeness: everything committed in an earlier term is in this log */
-    uint64_t k = 0;
-    for (uint64_t t = 0; t < s->term && t < fx->n_front; t++)
-        if (fx->front[t] > k)
-            k = fx->front[t];
-    if (k == 0 || k >= fx->n_committed || !fx->committed[k])
-        return 0;
-    uint64_t ch = store_chain(&nd->st, k);
-    if (k < nd->st.snap.index)
-        return 0; /* covered by a snapshot built from checked, applied entries */
-    if (ch != fx->committed[k])
-        return fx_fail(fx, "leader completeness: leader %llu of term %llu lacks committed %llu",
-                       (unsigned long long)nd->id, (unsigned long long)s->term,
-                       (unsigned long long)k);
-    return 0;
-}
-
-int fx_check(struct fx *fx)
-{
-    for (int i = 1; i <= fx->n_ids && !fx->failed; i++) {
-        struct fx_node *nd = &fx->nodes[i];
-        struct rm_raft_status s;
-        if (!nd->up)
-            continue;
-        rm_raft_status(nd->r, &s);
-        if (s.role == RM_RAFT_LEADER)
-            check_leader(fx, nd, &s);
     }
     return fx->failed ? -1 : 0;
 }
@@ -803,9 +647,9 @@ int fx_preload(struct fx *fx, uint64_t id, const uint64_t *terms, size_t n, uint
         uint64_t payload = ((i + 1) << 16) | terms[i];
         struct rm_raft_entry e = {terms[i], i + 1, RM_RAFT_ENTRY_NORMAL, 8, NULL, NULL};
         e.data = (const uint8_t *)&payload;
-        uint64_t ch = chain_of(store_chain(&nd->st, i), &e);
+        uint64_t ch = fx_chain_of(store_chain(&nd->st, i), &e);
         store_append(&nd->st, &e, ch);
-        if (check_matching(fx, id, i + 1, terms[i], ch) != 0)
+        if (fx_check_matching(fx, id, i + 1, terms[i], ch) != 0)
             return -1;
     }
     nd->st.hs.term = term;

@@ -144,4 +144,16 @@ void fx_dump(struct fx *fx);
 int fx_fail(struct fx *fx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fx_log(struct fx *fx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- shared by raft_fixture.c and raft_oracle.c ---- */
+/* Hash of a log prefix: the prefix hash before e, extended by e. Never 0. */
+uint64_t fx_chain_of(uint64_t prev, const struct rm_raft_entry *e);
+/* Grows array p (of *cap elements of elem bytes, zero-filled) to hold need; aborts on OOM. */
+void *fx_grow(void *p, size_t *cap, size_t need, size_t elem);
+/* Log matching: (index, term) always comes with the same prefix hash ch. */
+int fx_check_matching(struct fx *fx, uint64_t id, uint64_t index, uint64_t term, uint64_t ch);
+/* State-machine safety: index is committed with prefix hash ch, as node id says. */
+int fx_check_committed(struct fx *fx, uint64_t id, uint64_t index, uint64_t ch, uint64_t term);
+/* Leader completeness bookkeeping: index was reported committed by a node in term. */
+void fx_note_commit_term(struct fx *fx, uint64_t index, uint64_t term);
+
 #endif /* RM_RAFT_FIXTURE_H */

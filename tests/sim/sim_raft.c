@@ -234,15 +234,16 @@ static int liveness(struct run *run)
                 g_heal_max_seed = run->seed;
             }
             g_heal_sum += took;
-            fx_log(fx, "liveness: leader %" PRIu64 " committed %" PRIu64 " %" PRIu64
-                   " ms after healing", l, index, took);
+            fx_log(fx,
+                   "liveness: leader %" PRIu64 " committed %" PRIu64 " %" PRIu64
+                   " ms after healing",
+                   l, index, took);
             return 0;
         }
     }
     return fx_fail(fx, "liveness: no leader committed a new entry within %d ms of healing",
                    LIVENESS_MS);
 }
-
 
 static int run_one(uint64_t seed, int nodes, int steps, bool verbose, char *err, size_t errlen)
 {

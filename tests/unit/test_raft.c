@@ -257,6 +257,28 @@ static void test_flow_control(void)
     rm_raft_destroy(r);
 }
 
+static void test_uncommitted_cap(void)
+{
+    struct rm_raft_config cfg;
+    struct outbox o = {0};
+    uint8_t big[100] = {0};
+    rm_raft_config_default(&cfg);
+    cfg.max_uncommitted_bytes = 250;
+    cfg.check_quorum = false;
+    struct rm_raft *r = leader_of_three(&o, &cfg);
+    CU_ASSERT_EQUAL(rm_raft_propose(r, big, 100, NULL), 0);
+    CU_ASSERT_EQUAL(rm_raft_propose(r, big, 100, NULL), 0);
+    CU_ASSERT_EQUAL(rm_raft_propose(r, big, 100, NULL), RM_EBUSY); /* 300 > 250 */
+    drain(r, &o);
+    struct rm_raft_msg ack = msg(RM_RAFT_MSG_APPEND_RESP, 2, 1, 1);
+    ack.index = 3; /* both committed: room again */
+    step(r, &ack);
+    drain(r, &o);
+    CU_ASSERT_EQUAL(rm_raft_propose(r, big, 100, NULL), 0);
+    outbox_clear(&o);
+    rm_raft_destroy(r);
+}
+
 static void test_proposal_rules(void)
 {
     struct outbox o = {0};
@@ -456,6 +478,7 @@ int main(void)
         !CU_add_test(s, "pre-vote and stickiness", test_prevote_and_stickiness) ||
         !CU_add_test(s, "check-quorum", test_check_quorum) ||
         !CU_add_test(s, "flow control", test_flow_control) ||
+        !CU_add_test(s, "uncommitted bytes cap", test_uncommitted_cap) ||
         !CU_add_test(s, "proposal and membership rules", test_proposal_rules) ||
         !CU_add_test(s, "learner promotion, removed leader",
                      test_learner_promotion_and_removed_leader) ||
