@@ -251,8 +251,10 @@ int rm_raft_tick(struct rm_raft *r, uint64_t now_ms);
  * Feeds one received message. msg is borrowed: payloads the node keeps are copied, so the
  * caller may free the message (rm_raft_msg_close) right after. Messages not addressed to this
  * node, or from a stale term, are handled as Raft says (mostly ignored).
- * Returns 0, RM_EINVAL for a message that is structurally impossible (e.g. unknown type),
- * RM_EBUSY while a Ready is outstanding, RM_ENOMEM.
+ * Returns 0, RM_EINVAL for a message that is structurally impossible (unknown type, wrong
+ * addressee, entries out of order), RM_EPROTO for one that contradicts the protocol (an
+ * entry conflicting with a committed one; the message is dropped), RM_EBUSY while a Ready is
+ * outstanding, RM_ENOMEM. Any error leaves the node in a consistent state.
  */
 int rm_raft_step(struct rm_raft *r, const struct rm_raft_msg *msg);
 

@@ -6,7 +6,6 @@
  * entry truncates the log, and the reply names the last index of THIS message, never our last
  * index (our tail beyond it may not match the leader's log).
  */
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,7 +75,8 @@ static int merge(struct rm_raft *r, const struct rm_raft_entry *ents, uint32_t n
             break; /* beyond our last entry */
         if (t == ents[i].term)
             continue;
-        assert(ents[i].index > r->commit); /* a committed entry never conflicts */
+        if (ents[i].index <= r->commit)
+            return RM_EPROTO; /* a committed entry never conflicts: the sender is broken */
         rm__raft_log_truncate(&r->log, ents[i].index);
         if (r->stable >= ents[i].index)
             r->stable = ents[i].index - 1;

@@ -466,6 +466,78 @@ static void test_restore_checks(void)
     CU_ASSERT_EQUAL(rm_raft_create(&cfg, &m, &r), RM_EINVAL);
 }
 
+static uint64_t g_rng = 12345;
+
+static uint64_t rnd(uint64_t n)
+{
+    uint64_t z = (g_rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return (z ^ (z >> 31)) % n;
+}
+
+static struct rm_raft_msg random_msg(struct rm_raft_entry *ents, uint8_t *junk)
+{
+    struct rm_raft_msg m = msg((uint32_t)rnd(9), rnd(5), rnd(8) ? 1 : rnd(4), rnd(6));
+    m.prevote = (uint32_t)rnd(2);
+    m.reject = (uint32_t)rnd(2);
+    m.last_index = m.prev_index = rnd(30);
+    m.last_term = m.prev_term = rnd(6);
+    m.commit = rnd(40);
+    m.index = rnd(40);
+    m.hint_index = rnd(40);
+    m.hint_term = rnd(6);
+    m.n_entries = (uint32_t)rnd(4);
+    m.entries = ents;
+    for (uint32_t i = 0; i < m.n_entries; i++) {
+        ents[i].index = m.prev_index + 1 + i;
+        ents[i].term = m.prev_term + rnd(2);
+        ents[i].type = 1 + (uint32_t)rnd(3);
+        ents[i].len = (uint32_t)rnd(17);
+        ents[i].data = junk;
+    }
+    m.snap.index = rnd(40);
+    m.snap.term = rnd(6);
+    m.snap.conf.n_voters = 1 + (uint32_t)rnd(3);
+    for (uint32_t i = 0; i < m.snap.conf.n_voters; i++)
+        m.snap.conf.voters[i] = i + 1;
+    m.snap_len = 4;
+    m.snap_data = junk;
+    return m;
+}
+
+/* Random, often nonsensical messages, ticks and proposals: the node must never crash and must
+ * keep commit <= last index and applied <= commit. */
+static void test_random_input(void)
+{
+    struct rm_raft_entry ents[4];
+    uint8_t junk[32];
+    for (int i = 0; i < 32; i++)
+        junk[i] = (uint8_t)rnd(256);
+    for (int round = 0; round < 40; round++) {
+        struct outbox o = {0};
+        struct rm_raft *r = round % 2 ? leader_of_three(&o, NULL) : make(1, 3, NULL);
+        uint64_t now = 10;
+        for (int i = 0; i < 500; i++) {
+            struct rm_raft_msg m = random_msg(ents, junk);
+            int rc = rm_raft_step(r, &m);
+            CU_ASSERT(rc == 0 || rc == RM_EINVAL || rc == RM_EPROTO);
+            if (rnd(10) == 0)
+                rm_raft_tick(r, now += rnd(200));
+            if (rnd(10) == 0)
+                rm_raft_propose(r, junk, 8, NULL);
+            drain(r, &o);
+            outbox_clear(&o);
+            struct rm_raft_status st;
+            rm_raft_status(r, &st);
+            CU_ASSERT(st.commit <= st.last_index);
+            CU_ASSERT(st.applied <= st.commit);
+            CU_ASSERT(st.first_index <= st.last_index + 1);
+        }
+        rm_raft_destroy(r);
+    }
+}
+
 int main(void)
 {
     CU_pSuite s;
@@ -483,7 +555,8 @@ int main(void)
         !CU_add_test(s, "learner promotion, removed leader",
                      test_learner_promotion_and_removed_leader) ||
         !CU_add_test(s, "snapshot and InstallSnapshot", test_snapshot_install) ||
-        !CU_add_test(s, "restore checks", test_restore_checks)) {
+        !CU_add_test(s, "restore checks", test_restore_checks) ||
+        !CU_add_test(s, "random input", test_random_input)) {
         CU_cleanup_registry();
         return 1;
     }
