@@ -427,6 +427,62 @@ out:;
     return rc;
 }
 
+/* The hazard behind "change membership only after committing an entry of your own term"
+ * (Ongaro, raft-dev 2015): S1 promotes S5 in {S1..S4} but only S5 learns it; S2 leads term 2
+ * under the old configuration and, if it could change membership at once, would commit
+ * "remove S4" with S3 alone; S1 could then win with S4 and S5 under its own configuration and
+ * overwrite a committed entry. With the rule, S2 must first commit its no-op with S4. */
+static int membership_hazard(bool verbose)
+{
+    struct rm_raft_config cfg;
+    struct fx fx;
+    int rc;
+    scripted_config(&cfg, false);
+    fx_init(&fx, 9, 4, 1, &cfg);
+    fx.verbose = verbose;
+    for (uint64_t id = 1; id <= 4; id++)
+        fx_start(&fx, id, true);
+    fx_start(&fx, 5, false);
+    fx_tick_all(&fx);
+    if (elect(&fx, 1, 1) || fx_run(&fx, 50))
+        goto out;
+    rm_raft_propose_change(fx.nodes[1].r, RM_RAFT_ADD_LEARNER, 5, NULL);
+    fx_process(&fx, 1);
+    if (fx_run(&fx, 100))
+        goto out;
+    for (uint64_t k = 2; k <= 4; k++) {
+        fx_cut(&fx, 1, k);
+        fx_cut(&fx, k, 1);
+    }
+    if ((rc = rm_raft_propose_change(fx.nodes[1].r, RM_RAFT_PROMOTE, 5, NULL)) != 0) {
+        fx_fail(&fx, "membership: promote refused: %s", rm_strerror(rc));
+        goto out;
+    }
+    fx_process(&fx, 1);
+    fx_run(&fx, 100); /* only S5 learns {S1..S5} */
+    fx_crash(&fx, 1);
+    if (elect(&fx, 2, 3))
+        goto out;
+    fx_cut(&fx, 2, 4); /* S4 voted for S2 but hears nothing more from it; */
+    fx_cut(&fx, 2, 5); /* nor does S5, which keeps {S1..S5} */
+    rc = rm_raft_propose_change(fx.nodes[2].r, RM_RAFT_REMOVE, 4, NULL);
+    fx_log(&fx, "S2 proposes removing S4: %s", rm_strerror(rc));
+    fx_process(&fx, 2);
+    fx_run(&fx, 100);
+    fx_crash(&fx, 2);
+    fx_heal(&fx);
+    fx_isolate(&fx, 2);
+    fx_isolate(&fx, 3);
+    fx_restart(&fx, 1);
+    if (elect(&fx, 1, 5) == 0) /* S1 wins with S4 and S5 under {S1..S5} */
+        fx_run(&fx, 200);
+out:;
+    int result = fx.failed ? -1 : 0;
+    printf("scripted membership hazard: %s%s\n", result ? "FAIL " : "ok", result ? fx.err : "");
+    fx_close(&fx);
+    return result;
+}
+
 /* ---- main ------------------------------------------------------------------------------ */
 
 static int usage(const char *argv0)
@@ -476,6 +532,7 @@ int main(int argc, char **argv)
     if (o.scripted) {
         failures += figure7(o.verbose) != 0;
         failures += figure8(o.verbose) != 0;
+        failures += membership_hazard(o.verbose) != 0;
         return failures ? 1 : 0;
     }
     uint64_t n = o.seeds ? o.seeds : 1;
