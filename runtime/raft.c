@@ -493,3 +493,10 @@ uint64_t rm_raft_leader(const struct rm_raft *r)
 {
     return r->leader;
 }
+
+uint32_t rm_raft_role(const struct rm_raft *r, uint64_t *term)
+{
+    if (term)
+        *term = r->term;
+    return (uint32_t)r->role;
+}

@@ -318,6 +318,10 @@ void rm_raft_status(const struct rm_raft *r, struct rm_raft_status *st);
 /* Returns the id of the leader this node knows of, or 0. Can't fail. */
 uint64_t rm_raft_leader(const struct rm_raft *r);
 
+/* Returns the node's role (enum rm_raft_role) and stores its current term in *term if term is
+ * non-NULL (caller-owned). Cheaper than rm_raft_status(). Can't fail. */
+uint32_t rm_raft_role(const struct rm_raft *r, uint64_t *term);
+
 /* ---- wire codec (raft_codec.c) ------------------------------------------------------------ */
 
 /* Returns the number of bytes rm_raft_msg_encode() writes for msg (borrowed). Can't fail. */

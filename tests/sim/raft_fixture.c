@@ -610,13 +610,12 @@ uint64_t fx_leader(struct fx *fx)
     uint64_t best = 0, best_term = 0;
     for (int i = 1; i <= fx->n_ids; i++) {
         struct fx_node *nd = &fx->nodes[i];
-        struct rm_raft_status s;
+        uint64_t term;
         if (!nd->up || nd->paused)
             continue;
-        rm_raft_status(nd->r, &s);
-        if (s.role == RM_RAFT_LEADER && s.term >= best_term) {
+        if (rm_raft_role(nd->r, &term) == RM_RAFT_LEADER && term >= best_term) {
             best = nd->id;
-            best_term = s.term;
+            best_term = term;
         }
     }
     return best;

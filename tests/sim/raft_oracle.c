@@ -123,17 +123,17 @@ void fx_note_commit_term(struct fx *fx, uint64_t index, uint64_t term)
 }
 /* ---- whole-cluster checks -------------------------------------------------------------- */
 
-static int check_leader(struct fx *fx, struct fx_node *nd, const struct rm_raft_status *s)
+static int check_leader(struct fx *fx, struct fx_node *nd, uint64_t term)
 {
-    fx->leader_of_term = fx_grow(fx->leader_of_term, &fx->n_terms, s->term + 1, sizeof(uint64_t));
-    if (fx->leader_of_term[s->term] && fx->leader_of_term[s->term] != nd->id)
+    fx->leader_of_term = fx_grow(fx->leader_of_term, &fx->n_terms, term + 1, sizeof(uint64_t));
+    if (fx->leader_of_term[term] && fx->leader_of_term[term] != nd->id)
         return fx_fail(fx, "election safety: nodes %llu and %llu both lead term %llu",
-                       (unsigned long long)fx->leader_of_term[s->term], (unsigned long long)nd->id,
-                       (unsigned long long)s->term);
-    fx->leader_of_term[s->term] = nd->id;
+                       (unsigned long long)fx->leader_of_term[term], (unsigned long long)nd->id,
+                       (unsigned long long)term);
+    fx->leader_of_term[term] = nd->id;
     /* leader completeness: everything committed in an earlier term is in this log */
     uint64_t k = 0;
-    for (uint64_t t = 0; t < s->term && t < fx->n_front; t++)
+    for (uint64_t t = 0; t < term && t < fx->n_front; t++)
         if (fx->front[t] > k)
             k = fx->front[t];
     if (k == 0 || k >= fx->n_committed || !fx->committed[k])
@@ -143,8 +143,7 @@ static int check_leader(struct fx *fx, struct fx_node *nd, const struct rm_raft_
         return 0; /* covered by a snapshot built from checked, applied entries */
     if (ch != fx->committed[k])
         return fx_fail(fx, "leader completeness: leader %llu of term %llu lacks committed %llu",
-                       (unsigned long long)nd->id, (unsigned long long)s->term,
-                       (unsigned long long)k);
+                       (unsigned long long)nd->id, (unsigned long long)term, (unsigned long long)k);
     return 0;
 }
 
@@ -152,12 +151,9 @@ int fx_check(struct fx *fx)
 {
     for (int i = 1; i <= fx->n_ids && !fx->failed; i++) {
         struct fx_node *nd = &fx->nodes[i];
-        struct rm_raft_status s;
-        if (!nd->up)
-            continue;
-        rm_raft_status(nd->r, &s);
-        if (s.role == RM_RAFT_LEADER)
-            check_leader(fx, nd, &s);
+        uint64_t term;
+        if (nd->up && rm_raft_role(nd->r, &term) == RM_RAFT_LEADER)
+            check_leader(fx, nd, term);
     }
     return fx->failed ? -1 : 0;
 }
