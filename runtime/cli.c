@@ -99,23 +99,24 @@ static int cmd_info(int argc, char **argv, int *pargc, char ***pargv)
         struct timespec ts = {(time_t)(o.hold_ms / 1000), (long)(o.hold_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
-    rm_world_finalize(&w);
+    rm_world_finalize(&w, false);
     return RM_EXIT_OK;
 }
 
+/* Printed by the leader that saw the job finish. */
 static void print_summary(const struct rm_world *w, const struct rm_noop_summary *s)
 {
     char who[64];
-    if (s->workers_start == 0)
-        snprintf(who, sizeof who, "by the coordinator alone");
+    if (s->workers_end == 0)
+        snprintf(who, sizeof who, "by the leader alone");
     else
-        snprintf(who, sizeof who, "on %u workers (%u at the end)", s->workers_start,
-                 s->workers_end);
-    printf("noop: %llu tasks done in %.3f s (%.0f tasks/s) %s; %llu rescheduled, "
-           "%llu stale completions ignored\n",
+        snprintf(who, sizeof who, "with %u workers alive at the end", s->workers_end);
+    printf("noop: %llu tasks done in %.3f s (%.0f tasks/s) %s; %llu rescheduled\n",
            (unsigned long long)s->done, s->seconds, s->seconds > 0 ? s->done / s->seconds : 0.0,
-           who, (unsigned long long)s->rescheduled, (unsigned long long)s->stale);
-    printf("coordinator: rank 0 (pid %d on %s)\n", w->info[0].pid, w->info[0].host);
+           who, (unsigned long long)s->rescheduled);
+    printf("leader: rank %d (pid %d on %s), term %llu, %u leader change%s seen here\n", w->rank,
+           w->info[w->rank].pid, w->info[w->rank].host, (unsigned long long)s->term,
+           s->leader_changes, s->leader_changes == 1 ? "" : "s");
     fflush(stdout);
 }
 
@@ -132,8 +133,9 @@ static void log_transport(struct rm_control *ctl)
              (unsigned long long)st.refused_dead);
 }
 
-/* Runs a kernel on a started world; returns the exit status. */
-static int run_kernel(struct rm_world *w, const struct rm_options *o)
+/* Runs a kernel on a started world; returns the exit status. *peers_died tells whether any
+ * rank died or was fenced during the job (this one included). */
+static int run_kernel(struct rm_world *w, const struct rm_options *o, bool *peers_died)
 {
     struct rm_control_config cc = {.comm = w->comm,
                                    .heartbeat_ns = o->heartbeat_ms * RM_NS_PER_MS,
@@ -158,7 +160,8 @@ static int run_kernel(struct rm_world *w, const struct rm_options *o)
     if (rc != 0)
         rm_warn("control thread: %s", rm_strerror(rc));
     log_transport(ctl);
-    if (status == 0 && w->rank == 0)
+    *peers_died = rm_control_fenced(ctl) || rm_control_live_count(ctl) < w->size;
+    if (status == 0 && sum.finished_here)
         print_summary(w, &sum);
 out:
     rm_noop_destroy(k);
@@ -181,8 +184,9 @@ static int cmd_run(int argc, char **argv, int *pargc, char ***pargv)
     struct rm_world w;
     if (bootstrap(pargc, pargv, &o, &w) != 0)
         return RM_EXIT_FAILED;
-    int status = run_kernel(&w, &o);
-    rm_world_finalize(&w);
+    bool peers_died = false;
+    int status = run_kernel(&w, &o, &peers_died);
+    rm_world_finalize(&w, peers_died);
     return status;
 }
 

@@ -44,6 +44,11 @@ struct rm_control {
         void *ctx;
     } deaths[MAX_LISTENERS];
     int n_deaths;
+    struct {
+        rm_tick_fn fn;
+        void *ctx;
+    } ticks[MAX_LISTENERS];
+    int n_ticks;
     rm_fence_fn fence_fn;
     void *fence_ctx;
     pthread_t thread;
@@ -126,6 +131,20 @@ int rm_control_on_death(struct rm_control *c, rm_death_fn fn, void *ctx)
     c->deaths[c->n_deaths].fn = fn;
     c->deaths[c->n_deaths++].ctx = ctx;
     return 0;
+}
+
+int rm_control_on_tick(struct rm_control *c, rm_tick_fn fn, void *ctx)
+{
+    if (c->n_ticks == MAX_LISTENERS)
+        return RM_EBUSY;
+    c->ticks[c->n_ticks].fn = fn;
+    c->ticks[c->n_ticks++].ctx = ctx;
+    return 0;
+}
+
+void rm_control_set_stamp(struct rm_control *c, uint64_t term, uint64_t epoch)
+{
+    rm_transport_set_stamp(c->tp, term, epoch);
 }
 
 void rm_control_on_fence(struct rm_control *c, rm_fence_fn fn, void *ctx)
@@ -268,7 +287,8 @@ static void idle_wait(struct rm_control *c, unsigned timeout_us)
 static int loop_once(struct rm_control *c)
 {
     c->now = rm_clock_now(&c->cfg.clock);
-    run_detector(c);
+    if (!atomic_load(&c->stop)) /* once the job is over, silence is expected, not a failure */
+        run_detector(c);
     if (c->fenced)
         return 0;
     int work = run_calls(c);
@@ -276,6 +296,8 @@ static int loop_once(struct rm_control *c)
     int rc = rm_transport_poll(c->tp, POLL_BATCHES, on_frame, c, &got);
     if (rc != 0 && c->error == 0)
         c->error = rc;
+    for (int i = 0; i < c->n_ticks && !c->fenced; i++)
+        c->ticks[i].fn(c, c->ticks[i].ctx, c->now);
     if (c->fenced)
         return 0;
     rc = rm_transport_flush(c->tp);

@@ -48,6 +48,8 @@ typedef void (*rm_death_fn)(struct rm_control *c, void *ctx, uint32_t rank,
                             enum rm_death_cause cause);
 /* Told once when this rank fences itself. Runs on the control thread, which then exits. */
 typedef void (*rm_fence_fn)(struct rm_control *c, void *ctx);
+/* Called once per loop pass with the current time. Runs on the control thread. */
+typedef void (*rm_tick_fn)(struct rm_control *c, void *ctx, uint64_t now_ns);
 /* A closure run on the control thread by rm_control_call. */
 typedef void (*rm_call_fn)(struct rm_control *c, void *arg);
 
@@ -63,6 +65,13 @@ int rm_control_on(struct rm_control *c, uint8_t type, rm_handler_fn fn, void *ct
  * Returns 0 or RM_EBUSY. Main thread, before rm_control_start. */
 int rm_control_on_death(struct rm_control *c, rm_death_fn fn, void *ctx);
 void rm_control_on_fence(struct rm_control *c, rm_fence_fn fn, void *ctx);
+
+/* Registers a tick listener (up to 8). ctx is borrowed. Returns 0 or RM_EBUSY.
+ * Main thread, before rm_control_start. */
+int rm_control_on_tick(struct rm_control *c, rm_tick_fn fn, void *ctx);
+
+/* Stamps every later frame with this term and epoch (frame.h). Control thread. */
+void rm_control_set_stamp(struct rm_control *c, uint64_t term, uint64_t epoch);
 
 /* Starts the control thread. Returns 0 or RM_EIO. Main thread. */
 int rm_control_start(struct rm_control *c);

@@ -23,6 +23,8 @@ void rm_options_defaults(struct rm_options *o)
     o->heartbeat_ms = 100;
     o->suspect_ms = 0; /* 0: derived from heartbeat_ms after parsing */
     o->watchers = 3;
+    o->voters = 3;
+    o->election_ms = 150;
     o->bind = RM_BIND_CORE;
     o->policy = RM_POLICY_COMPACT;
     o->tasks = 1000;
@@ -111,8 +113,12 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
         return parse_u32(name, v, 2, 600000, &o->suspect_ms, err, len);
     if (strcmp(name, "--watchers") == 0)
         return parse_u32(name, v, 1, 64, &o->watchers, err, len);
+    if (strcmp(name, "--voters") == 0)
+        return parse_u32(name, v, 1, 15, &o->voters, err, len);
+    if (strcmp(name, "--election-timeout-ms") == 0)
+        return parse_u32(name, v, 10, 60000, &o->election_ms, err, len);
     if (strcmp(name, "--batch-size") == 0)
-        return parse_u32(name, v, 0, 1 << 20, &o->batch_size, err, len);
+        return parse_u32(name, v, 0, 4096, &o->batch_size, err, len);
     if (strcmp(name, "--bind") == 0) {
         rc = parse_choice(name, v, "core", "none", &choice, err, len);
         o->bind = choice ? RM_BIND_NONE : RM_BIND_CORE;
@@ -232,6 +238,10 @@ void rm_options_print_help(const char *kernel, void *file)
           "  --heartbeat-ms N      heartbeat period [100]\n"
           "  --suspect-ms N        silence before a peer is declared dead [4 x heartbeat]\n"
           "  --watchers N          peers that watch each rank's heartbeats [3]\n"
+          "  --voters N            size of the Raft group that elects the coordinator\n"
+          "                        [3, or every rank when there are fewer]\n"
+          "  --election-timeout-ms N\n"
+          "                        Raft election timeout; each is drawn from [N, 2N) [150]\n"
           "  --batch-size N        tasks per dispatch message [automatic]\n"
           "  --bind core|none      pin each rank to a core with hwloc [core]\n"
           "  --bind-policy compact|scatter\n"

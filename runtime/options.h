@@ -24,6 +24,8 @@ struct rm_options {
     enum rm_bind_mode bind;    /* --bind core|none [core] */
     enum rm_bind_policy policy; /* --bind-policy compact|scatter [compact] */
     uint32_t batch_size;       /* --batch-size [0 = automatic] */
+    uint32_t voters;           /* --voters [3, or every rank when there are fewer] */
+    uint32_t election_ms;      /* --election-timeout-ms [150] */
     int verbosity;             /* --quiet -1, default 0, --verbose 1 */
     /* noop kernel */
     uint64_t tasks;            /* --tasks [1000] */

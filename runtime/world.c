@@ -72,10 +72,15 @@ int rm_world_exchange(struct rm_world *w, const struct rm_rank_info *mine)
     return 0;
 }
 
-void rm_world_finalize(struct rm_world *w)
+void rm_world_finalize(struct rm_world *w, bool peers_died)
 {
     free(w->info);
     w->info = NULL;
+    if (peers_died) {
+        fflush(stdout);
+        fflush(stderr);
+        return;
+    }
     /* The private communicator is not freed: MPI_Comm_free may synchronize with dead ranks.
      * MPI_Finalize releases it. */
     MPI_Finalize();

@@ -45,8 +45,11 @@ int rm_world_exchange(struct rm_world *w, const struct rm_rank_info *mine);
 void rm_world_describe_self(const struct rm_world *w, const struct rm_pin_result *pin,
                             struct rm_rank_info *out);
 
-/* Finalizes MPI and frees w->info. Main thread, after the control thread stopped. */
-void rm_world_finalize(struct rm_world *w);
+/* Finalizes MPI and frees w->info. Main thread, after the control thread stopped.
+ * With peers_died, MPI_Finalize is skipped: in Open MPI 4.1 it waits on a job-wide fence that
+ * can hang forever once a rank has died (seen here, intermittently, on one host). The caller
+ * then just exits with its status; its outputs must already be complete. */
+void rm_world_finalize(struct rm_world *w, bool peers_died);
 
 /* Reads this process's rank from the launcher's environment before MPI starts (Open MPI,
  * PMIx, PMI, Slurm). Returns -1 when not launched by one. Can't fail. */

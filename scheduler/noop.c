@@ -1,7 +1,7 @@
-/* noop.c: see noop.h. */
+/* noop.c: see noop.h. The leader half runs on the control thread; the worker half's tasks run
+ * on the main thread, which reaches the control thread only through rm_control_call. */
 #include "scheduler/noop.h"
 
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,125 +9,101 @@
 #include "runtime/clock.h"
 #include "runtime/log.h"
 #include "runtime/mailbox.h"
+#include "runtime/raftnode.h"
+#include "scheduler/tasktable.h"
 
-#define COORD 0
-#define MAX_BATCH 4096u
-
-enum task_state { TASK_PENDING = 0, TASK_ASSIGNED = 1, TASK_DONE = 2 };
+#define REC 12u /* (u64 id, u32 attempt) in ASSIGN and DONE messages */
 enum mail_type { MAIL_ASSIGN = 1, MAIL_END = 2 };
 
 struct rm_noop {
     struct rm_control *ctl;
     const struct rm_options *opts;
+    struct rm_raftnode *raft;
+    struct rm_tasktable tt; /* replica; meaningful on Raft members */
     int rank, size;
     struct rm_mailbox mb;
     int status; /* written by the control thread before MAIL_END */
-    /* coordinator only (control thread) */
-    uint8_t *state;
-    int32_t *owner;
-    uint64_t *queue; /* pending task ids, used as a stack */
-    uint64_t n_queue;
-    uint32_t *inflight; /* per rank */
-    uint32_t batch, credits;
-    bool finished;
-    uint64_t t_start;
+    bool ended;
     struct rm_noop_summary sum;
+    /* leader state, rebuilt from tt on every election (control thread) */
+    bool leading, init_proposed, finished;
+    uint8_t *reserved;   /* per task: in a proposed, not yet applied ASSIGN */
+    uint32_t *inflight;  /* per rank: assigned or reserved tasks */
+    uint64_t *stack;     /* candidate pending task ids */
+    uint64_t n_stack;
+    bool *dead_pending;  /* per rank: death to commit */
+    uint32_t batch, credits;
+    uint64_t t_lead;
+    /* worker state (control thread) */
+    int leader;
+    uint64_t leader_term;
+    uint64_t leaderless_since; /* 0 while a leader is known */
+    uint32_t *seen;            /* per task: highest attempt received */
+    unsigned char *done_log;   /* every completion this rank reported, REC bytes each */
+    size_t n_done, cap_done;
 };
 
-/* Encodes `n` task ids as u32 count + u64 ids into a fresh buffer; NULL on ENOMEM. */
-static unsigned char *encode_ids(const uint64_t *ids, uint32_t n, size_t *len)
-{
-    *len = 4 + 8 * (size_t)n;
-    unsigned char *p = malloc(*len);
-    if (!p)
-        return NULL;
-    rm_put_u32(p, n);
-    for (uint32_t i = 0; i < n; i++)
-        rm_put_u64(p + 4 + 8 * i, ids[i]);
-    return p;
-}
+/* ---- small helpers ------------------------------------------------------------------------ */
 
-/* Validates an id list; returns the count, or -1 when malformed. */
-static long decode_count(const void *payload, size_t len)
+/* Validates a record list (u32 n, n records); returns n or -1. */
+static long rec_count(const void *payload, size_t len)
 {
     if (len < 4)
         return -1;
     uint32_t n = rm_get_u32(payload);
-    if (n > MAX_BATCH || len != 4 + 8 * (size_t)n)
+    if (n > RM_TT_MAX_BATCH || len != 4 + (size_t)n * REC)
         return -1;
     return n;
 }
 
-/* ---- coordinator (control thread) --------------------------------------------------------- */
-
-static uint32_t live_workers(struct rm_noop *k)
-{
-    uint32_t n = 0;
-    for (int r = 0; r < k->size; r++)
-        n += r != COORD && !rm_control_is_dead(k->ctl, r);
-    return n;
-}
-
-/* The coordinator runs tasks itself only when no worker is left. */
-static bool is_worker(struct rm_noop *k, int r)
-{
-    if (rm_control_is_dead(k->ctl, r))
-        return false;
-    return r != COORD || live_workers(k) == 0;
-}
-
 static void end_job(struct rm_noop *k, int status)
 {
+    if (k->ended)
+        return;
+    k->ended = true;
     k->status = status;
     if (rm_mailbox_put(&k->mb, MAIL_END, NULL, 0) != 0)
         rm_mailbox_shut(&k->mb);
 }
 
-static void finish(struct rm_noop *k)
+static bool alive(struct rm_noop *k, int r)
 {
-    k->finished = true;
-    k->sum.seconds = (double)(rm_control_now(k->ctl) - k->t_start) / 1e9;
-    k->sum.workers_end = live_workers(k);
-    unsigned char st[4];
-    rm_put_u32(st, 0);
-    int rc = rm_control_broadcast(k->ctl, RM_MSG_SHUTDOWN, st, sizeof st);
-    if (rc != 0)
-        rm_warn("announcing the end of the job: %s", rm_strerror(rc));
-    end_job(k, 0);
+    return !rm_control_is_dead(k->ctl, r);
 }
 
-/* Sends one batch of assignments to worker w (to the own mailbox for the coordinator). */
-static int assign(struct rm_noop *k, int w, const uint64_t *ids, uint32_t n)
+/* Ranks that run tasks: every live rank but the leader, or the leader when it is alone. */
+static bool is_worker(struct rm_noop *k, int r)
 {
-    size_t len;
-    unsigned char *p = encode_ids(ids, n, &len);
-    if (!p)
-        return RM_ENOMEM;
-    int rc = w == k->rank ? rm_mailbox_put(&k->mb, MAIL_ASSIGN, p, len)
-                          : rm_control_send(k->ctl, w, RM_MSG_ASSIGN, p, len);
-    free(p);
-    return rc;
+    if (!alive(k, r))
+        return false;
+    return r != k->rank || rm_control_live_count(k->ctl) == 1;
 }
 
-/* Tops worker w up to its credit limit. */
+/* ---- leader: dispatch --------------------------------------------------------------------- */
+
 static void refill(struct rm_noop *k, int w)
 {
-    uint64_t ids[MAX_BATCH];
-    while (k->n_queue > 0 && k->inflight[w] < k->credits) {
+    uint64_t ids[RM_TT_MAX_BATCH];
+    while (k->inflight[w] < k->credits) {
         uint32_t n = 0;
-        while (n < k->batch && k->n_queue > 0 && k->inflight[w] + n < k->credits)
-            ids[n++] = k->queue[--k->n_queue];
-        int rc = assign(k, w, ids, n);
-        for (uint32_t i = 0; i < n; i++) {
-            if (rc != 0) {
-                k->queue[k->n_queue++] = ids[i];
-                continue;
-            }
-            k->state[ids[i]] = TASK_ASSIGNED;
-            k->owner[ids[i]] = w;
+        while (n < k->batch && k->inflight[w] + n < k->credits && k->n_stack > 0) {
+            uint64_t id = k->stack[--k->n_stack];
+            if (k->tt.state[id] == RM_TASK_PENDING && !k->reserved[id])
+                ids[n++] = id;
         }
-        if (rc != 0)
-            return; /* the worker is dead or unreachable; its death handler reschedules */
+        if (n == 0)
+            return;
+        size_t len;
+        unsigned char *e = rm_tt_encode_assign((uint32_t)w, ids, n, &len);
+        int rc = e ? rm_raftnode_propose(k->raft, e, len) : RM_ENOMEM;
+        free(e);
+        if (rc != 0) { /* not leader any more, or the log is full: try later */
+            while (n > 0)
+                k->stack[k->n_stack++] = ids[--n];
+            return;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            k->reserved[ids[i]] = 1;
         k->inflight[w] += n;
     }
 }
@@ -139,22 +115,248 @@ static void refill_all(struct rm_noop *k)
             refill(k, r);
 }
 
-static void complete(struct rm_noop *k, int from, const unsigned char *p, uint32_t n)
+/* Sends (id, attempt) records to worker w, or to this rank's own mailbox. */
+static void send_records(struct rm_noop *k, int w, const unsigned char *recs, uint32_t n)
 {
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t id = rm_get_u64(p + 4 + 8 * (size_t)i);
-        if (id >= k->sum.tasks || k->state[id] != TASK_ASSIGNED || k->owner[id] != from) {
-            k->sum.stale++; /* a duplicate, or a completion of a rescheduled attempt */
+    size_t len = 4 + (size_t)n * REC;
+    unsigned char *p = malloc(len);
+    if (!p)
+        return; /* the task stays assigned; a later leader or the worker's death recovers it */
+    rm_put_u32(p, n);
+    memcpy(p + 4, recs, (size_t)n * REC);
+    int rc = w == k->rank ? rm_mailbox_put(&k->mb, MAIL_ASSIGN, p, len)
+                          : rm_control_send(k->ctl, w, RM_MSG_ASSIGN, p, len);
+    if (rc != 0 && rc != RM_EDEAD)
+        rm_warn("assigning tasks to rank %d: %s", w, rm_strerror(rc));
+    free(p);
+}
+
+/* Sends every task assigned to w at its current attempt (after an election). */
+static void resend_inflight(struct rm_noop *k, int w)
+{
+    unsigned char recs[RM_TT_MAX_BATCH * REC];
+    uint32_t n = 0;
+    for (uint64_t id = 0; id < k->tt.n; id++) {
+        if (k->tt.state[id] != RM_TASK_ASSIGNED || k->tt.owner[id] != (uint32_t)w)
             continue;
+        rm_put_u64(recs + REC * n, id);
+        rm_put_u32(recs + REC * n + 8, k->tt.attempt[id]);
+        if (++n == RM_TT_MAX_BATCH) {
+            send_records(k, w, recs, n);
+            n = 0;
         }
-        k->state[id] = TASK_DONE;
-        k->inflight[from]--;
-        k->sum.done++;
     }
-    if (k->sum.done == k->sum.tasks)
+    if (n)
+        send_records(k, w, recs, n);
+}
+
+static void propose_deaths(struct rm_noop *k)
+{
+    for (int r = 0; r < k->size; r++) {
+        if (!k->dead_pending[r])
+            continue;
+        size_t len;
+        unsigned char *e = rm_tt_encode_dead((uint32_t)r, &len);
+        if (e && rm_raftnode_propose(k->raft, e, len) == 0)
+            k->dead_pending[r] = false;
+        free(e);
+    }
+}
+
+/* Rebuilds the leader's volatile state from the replicated table. */
+static void rebuild(struct rm_noop *k)
+{
+    memset(k->reserved, 0, k->tt.n ? k->tt.n : 1);
+    memset(k->inflight, 0, (size_t)k->size * sizeof *k->inflight);
+    k->n_stack = 0;
+    for (uint64_t i = k->tt.n; i-- > 0;) {
+        if (k->tt.state[i] == RM_TASK_PENDING)
+            k->stack[k->n_stack++] = i;
+        else if (k->tt.state[i] == RM_TASK_ASSIGNED)
+            k->inflight[k->tt.owner[i]]++;
+    }
+    for (int r = 0; r < k->size; r++) {
+        if (k->inflight[r] > 0 && !alive(k, r))
+            k->dead_pending[r] = true;
+        else if (k->inflight[r] > 0)
+            resend_inflight(k, r);
+    }
+    propose_deaths(k);
+    refill_all(k);
+}
+
+static void finish(struct rm_noop *k)
+{
+    k->finished = true;
+    k->sum.finished_here = true;
+    k->sum.seconds = (double)(rm_control_now(k->ctl) - k->t_lead) / 1e9;
+    k->sum.workers_end = (uint32_t)rm_control_live_count(k->ctl) - 1;
+    unsigned char st[4];
+    rm_put_u32(st, 0);
+    int rc = rm_control_broadcast(k->ctl, RM_MSG_SHUTDOWN, st, sizeof st);
+    if (rc != 0)
+        rm_warn("announcing the end of the job: %s", rm_strerror(rc));
+    end_job(k, 0);
+}
+
+/* ---- replicated state: apply (control thread, every Raft member) --------------------------- */
+
+/* Leader: after an ASSIGN entry applied, send each worker the tasks it now owns. */
+static void after_assign(struct rm_noop *k, const unsigned char *p)
+{
+    uint32_t owner = rm_get_u32(p + 1), n = rm_get_u32(p + 5);
+    unsigned char recs[RM_TT_MAX_BATCH * REC];
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t id = rm_get_u64(p + 9 + 8 * (size_t)i);
+        if (id >= k->tt.n)
+            continue;
+        bool mine = k->tt.state[id] == RM_TASK_ASSIGNED && k->tt.owner[id] == owner;
+        if (k->reserved[id] && !mine && owner < (uint32_t)k->size && k->inflight[owner] > 0)
+            k->inflight[owner]--; /* reserved, but the entry did not take */
+        k->reserved[id] = 0;
+        if (mine) {
+            rm_put_u64(recs + REC * m, id);
+            rm_put_u32(recs + REC * m + 8, k->tt.attempt[id]);
+            m++;
+        }
+    }
+    if (m && owner < (uint32_t)k->size && alive(k, (int)owner))
+        send_records(k, (int)owner, recs, m);
+}
+
+static void after_apply(struct rm_noop *k, const unsigned char *p, uint64_t done_before,
+                        uint64_t resched_before)
+{
+    if (p[0] == RM_TT_INIT) {
+        rebuild(k);
+    } else if (p[0] == RM_TT_ASSIGN) {
+        after_assign(k, p);
+    } else if (p[0] == RM_TT_DONE) {
+        uint32_t owner = rm_get_u32(p + 1);
+        uint64_t newly = k->tt.done - done_before;
+        if (owner < (uint32_t)k->size) {
+            k->inflight[owner] -= newly < k->inflight[owner] ? (uint32_t)newly : k->inflight[owner];
+            if (is_worker(k, (int)owner))
+                refill(k, (int)owner);
+        }
+    } else if (p[0] == RM_TT_DEAD) {
+        uint32_t r = rm_get_u32(p + 1);
+        if (r < (uint32_t)k->size)
+            k->inflight[r] = 0;
+        rm_warn("rescheduled %llu unfinished tasks of dead rank %u (epoch %llu)",
+                (unsigned long long)(k->tt.rescheduled - resched_before), r,
+                (unsigned long long)k->tt.epoch);
+        rebuild(k); /* the dead rank's tasks are pending again */
+    }
+}
+
+static void on_apply(void *ctx, const void *data, size_t len, uint64_t index)
+{
+    struct rm_noop *k = ctx;
+    uint64_t before = k->tt.done, resched = k->tt.rescheduled;
+    int rc = rm_tasktable_apply(&k->tt, data, len);
+    if (rc != 0) {
+        rm_error("task table: entry %llu: %s", (unsigned long long)index, rm_strerror(rc));
+        return;
+    }
+    if (rc == 0 && k->tt.initialized && !k->reserved) {
+        size_t n = k->tt.n ? (size_t)k->tt.n : 1;
+        k->reserved = calloc(n, 1);
+        k->stack = malloc(n * sizeof *k->stack);
+        if (!k->reserved || !k->stack) {
+            rm_error("task table: out of memory");
+            end_job(k, 3);
+            return;
+        }
+    }
+    if (k->leading && !k->finished)
+        after_apply(k, data, before, resched);
+    if (k->leading && !k->finished && k->tt.initialized && k->tt.done == k->tt.n)
         finish(k);
-    else if (is_worker(k, from))
-        refill(k, from);
+}
+
+/* ---- leadership ---------------------------------------------------------------------------- */
+
+/* This rank learns of a leader (from Raft or an announcement): completions go there now. */
+static void adopt_leader(struct rm_noop *k, int leader, uint64_t term)
+{
+    if (term < k->leader_term || (term == k->leader_term && leader == k->leader))
+        return;
+    k->leader = leader;
+    k->leader_term = term;
+    k->leaderless_since = 0;
+    for (size_t off = 0; off < k->n_done; off += RM_TT_MAX_BATCH) {
+        uint32_t n = (uint32_t)(k->n_done - off < RM_TT_MAX_BATCH ? k->n_done - off
+                                                                   : RM_TT_MAX_BATCH);
+        unsigned char *p = malloc(4 + (size_t)n * REC);
+        if (!p)
+            return;
+        rm_put_u32(p, n);
+        memcpy(p + 4, k->done_log + off * REC, (size_t)n * REC);
+        if (leader != k->rank)
+            rm_control_send(k->ctl, leader, RM_MSG_DONE, p, 4 + (size_t)n * REC);
+        free(p);
+    }
+}
+
+static void on_leader_changed(void *ctx, int leader, uint64_t term, bool self)
+{
+    struct rm_noop *k = ctx;
+    k->sum.leader_changes++;
+    k->sum.term = term;
+    bool was = k->leading;
+    k->leading = self;
+    if (leader >= 0)
+        adopt_leader(k, leader, term);
+    if (!self || was)
+        return;
+    k->t_lead = rm_control_now(k->ctl);
+    unsigned char t[8];
+    rm_put_u64(t, term);
+    rm_control_broadcast(k->ctl, RM_MSG_LEADER, t, sizeof t);
+    if (!k->tt.initialized && !k->init_proposed) {
+        size_t len;
+        unsigned char *e = rm_tt_encode_init(k->opts->tasks, &len);
+        k->init_proposed = e && rm_raftnode_propose(k->raft, e, len) == 0;
+        free(e);
+    } else if (k->tt.initialized) {
+        rebuild(k);
+        if (k->tt.done == k->tt.n)
+            finish(k);
+    }
+}
+
+/* ---- messages ------------------------------------------------------------------------------ */
+
+static void on_assign(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
+                      const void *payload)
+{
+    struct rm_noop *k = ctx;
+    (void)c;
+    long n = rec_count(payload, h->length);
+    if (n < 0 || h->term < k->leader_term) {
+        rm_warn("dropped a %s assignment from rank %u", n < 0 ? "malformed" : "stale", h->sender);
+        return;
+    }
+    adopt_leader(k, (int)h->sender, h->term);
+    const unsigned char *p = payload;
+    unsigned char *fresh = malloc((size_t)h->length);
+    if (!fresh)
+        return;
+    uint32_t m = 0;
+    for (long i = 0; i < n; i++) {
+        uint64_t id = rm_get_u64(p + 4 + REC * i);
+        uint32_t att = rm_get_u32(p + 4 + REC * i + 8);
+        if (id >= k->opts->tasks || att <= k->seen[id])
+            continue; /* a duplicate (task, attempt): already run or running */
+        k->seen[id] = att;
+        memcpy(fresh + 4 + REC * m++, p + 4 + REC * i, REC);
+    }
+    rm_put_u32(fresh, m);
+    if (m && rm_mailbox_put(&k->mb, MAIL_ASSIGN, fresh, 4 + (size_t)m * REC) != 0)
+        rm_warn("dropped an assignment: this rank is stopping");
+    free(fresh);
 }
 
 static void on_done(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
@@ -162,45 +364,63 @@ static void on_done(struct rm_control *c, void *ctx, const struct rm_frame_heade
 {
     struct rm_noop *k = ctx;
     (void)c;
-    long n = decode_count(payload, h->length);
-    if (k->rank != COORD || n < 0 || k->finished) {
-        rm_warn("dropped a malformed or unexpected completion from rank %u", h->sender);
+    long n = rec_count(payload, h->length);
+    if (n < 0) {
+        rm_warn("dropped a malformed completion from rank %u", h->sender);
         return;
     }
-    complete(k, (int)h->sender, payload, (uint32_t)n);
+    if (!k->leading || k->finished || n == 0)
+        return; /* the sender re-sends to whoever leads next */
+    uint64_t ids[RM_TT_MAX_BATCH];
+    uint32_t att[RM_TT_MAX_BATCH];
+    const unsigned char *p = payload;
+    for (long i = 0; i < n; i++) {
+        ids[i] = rm_get_u64(p + 4 + REC * i);
+        att[i] = rm_get_u32(p + 4 + REC * i + 8);
+    }
+    size_t len;
+    unsigned char *e = rm_tt_encode_done(h->sender, ids, att, (uint32_t)n, &len);
+    int rc = e ? rm_raftnode_propose(k->raft, e, len) : RM_ENOMEM;
+    if (rc != 0)
+        rm_warn("committing completions of rank %u: %s", h->sender, rm_strerror(rc));
+    free(e);
 }
 
-/* Returns the tasks of a dead worker to the queue and redistributes. */
-static void reschedule(struct rm_noop *k, uint32_t dead)
+static void on_leader_msg(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
+                          const void *payload)
 {
-    uint64_t moved = 0;
-    for (uint64_t id = 0; id < k->sum.tasks; id++) {
-        if (k->state[id] == TASK_ASSIGNED && k->owner[id] == (int32_t)dead) {
-            k->state[id] = TASK_PENDING;
-            k->queue[k->n_queue++] = id;
-            moved++;
-        }
+    struct rm_noop *k = ctx;
+    (void)c;
+    if (h->length != 8 || rm_get_u64(payload) != h->term) {
+        rm_warn("dropped a malformed leader announcement from rank %u", h->sender);
+        return;
     }
-    k->inflight[dead] = 0;
-    k->sum.rescheduled += moved;
-    rm_warn("rescheduled %llu tasks of rank %u on %u live workers", (unsigned long long)moved,
-            dead, live_workers(k));
-    refill_all(k);
+    adopt_leader(k, (int)h->sender, h->term);
+}
+
+static void on_shutdown(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
+                        const void *payload)
+{
+    struct rm_noop *k = ctx;
+    (void)c;
+    if (h->length != 4 || h->term < k->leader_term) {
+        rm_warn("dropped a malformed or stale shutdown from rank %u", h->sender);
+        return;
+    }
+    end_job(k, (int)rm_get_u32(payload));
 }
 
 static void on_death(struct rm_control *c, void *ctx, uint32_t rank, enum rm_death_cause cause)
 {
     struct rm_noop *k = ctx;
-    (void)c;
     (void)cause;
-    if (k->rank == COORD && !k->finished) {
-        reschedule(k, rank);
-        return;
+    if ((int)rank == k->leader) {
+        k->leader = -1;
+        k->leaderless_since = rm_control_now(c);
     }
-    if (rank == COORD && k->rank != COORD) {
-        rm_error("the coordinator (rank 0) died; coordinator failover needs the Raft module, "
-                 "which this build does not have yet: the job fails");
-        end_job(k, 3);
+    if (k->leading && !k->finished) {
+        k->dead_pending[rank] = true;
+        propose_deaths(k);
     }
 }
 
@@ -210,64 +430,68 @@ static void on_fence(struct rm_control *c, void *ctx)
     end_job(ctx, 3);
 }
 
-/* Starts the job on the coordinator: runs on the control thread once it is up. */
-static void coord_start(struct rm_control *c, void *arg)
-{
-    struct rm_noop *k = arg;
-    k->t_start = rm_control_now(c);
-    k->sum.workers_start = live_workers(k);
-    if (k->sum.tasks == 0)
-        finish(k);
-    else
-        refill_all(k);
-}
-
-/* ---- worker side ------------------------------------------------------------------------- */
-
-static void on_assign(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
-                      const void *payload)
+static void on_tick(struct rm_control *c, void *ctx, uint64_t now)
 {
     struct rm_noop *k = ctx;
     (void)c;
-    if (h->sender != COORD || decode_count(payload, h->length) < 0) {
-        rm_warn("dropped a malformed or misdirected assignment from rank %u", h->sender);
-        return;
+    if (k->leading && !k->finished) {
+        propose_deaths(k);
+        if (k->tt.initialized)
+            refill_all(k);
     }
-    if (rm_mailbox_put(&k->mb, MAIL_ASSIGN, payload, h->length) != 0)
-        rm_warn("dropped an assignment: this rank is stopping");
+    uint64_t limit = 20ull * k->opts->election_ms * RM_NS_PER_MS;
+    if (limit < 5000 * RM_NS_PER_MS)
+        limit = 5000 * RM_NS_PER_MS;
+    if (k->leader < 0 && k->leaderless_since == 0)
+        k->leaderless_since = now;
+    if (k->leaderless_since && now - k->leaderless_since > limit && !k->ended) {
+        rm_error("no leader for %.1f s: a majority of the Raft group is lost; the job fails",
+                 (double)(now - k->leaderless_since) / 1e9);
+        end_job(k, 3);
+    }
 }
 
-static void on_shutdown(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
-                        const void *payload)
-{
-    struct rm_noop *k = ctx;
-    (void)c;
-    if (h->sender != COORD || h->length != 4) {
-        rm_warn("dropped a malformed or misdirected shutdown from rank %u", h->sender);
-        return;
-    }
-    end_job(k, (int)rm_get_u32(payload));
-}
+/* ---- worker thread ------------------------------------------------------------------------- */
 
 struct done_msg {
     struct rm_noop *k;
     size_t len;
-    unsigned char data[];
+    unsigned char data[]; /* u32 n, n records */
 };
 
-/* Delivers a worker's completions: runs on the control thread. Owns and frees arg. */
+static int log_done(struct rm_noop *k, const unsigned char *recs, uint32_t n)
+{
+    if (k->n_done + n > k->cap_done) {
+        size_t cap = k->cap_done ? k->cap_done * 2 : 1024;
+        while (cap < k->n_done + n)
+            cap *= 2;
+        unsigned char *p = realloc(k->done_log, cap * REC);
+        if (!p)
+            return RM_ENOMEM;
+        k->done_log = p;
+        k->cap_done = cap;
+    }
+    memcpy(k->done_log + k->n_done * REC, recs, (size_t)n * REC);
+    k->n_done += n;
+    return 0;
+}
+
+/* Reports completions to the leader: runs on the control thread; owns and frees arg. */
 static void send_done(struct rm_control *c, void *arg)
 {
     struct done_msg *m = arg;
     struct rm_noop *k = m->k;
-    if (k->rank == COORD) {
-        if (!k->finished)
-            complete(k, COORD, m->data, (uint32_t)decode_count(m->data, m->len));
-    } else {
-        int rc = rm_control_send(c, COORD, RM_MSG_DONE, m->data, m->len);
-        if (rc != 0 && rc != RM_ESHUTDOWN)
+    uint32_t n = rm_get_u32(m->data);
+    if (log_done(k, m->data + 4, n) != 0)
+        rm_error("worker: out of memory keeping completions");
+    if (k->leader == k->rank) {
+        struct rm_frame_header h = {.sender = (uint32_t)k->rank, .length = (uint32_t)m->len};
+        on_done(c, k, &h, m->data);
+    } else if (k->leader >= 0) {
+        int rc = rm_control_send(c, k->leader, RM_MSG_DONE, m->data, m->len);
+        if (rc != 0 && rc != RM_EDEAD && rc != RM_ESHUTDOWN)
             rm_warn("reporting completions: %s", rm_strerror(rc));
-    }
+    } /* no leader now: the completions go out when one is announced */
     free(m);
 }
 
@@ -301,8 +525,6 @@ static int run_assignment(struct rm_noop *k, const struct rm_mail *m)
 
 int rm_noop_run(struct rm_noop *k, struct rm_noop_summary *sum)
 {
-    if (k->rank == COORD && rm_control_call(k->ctl, coord_start, k) != 0)
-        return 3;
     struct rm_mail *m;
     while (rm_mailbox_get(&k->mb, &m) == 0) {
         int type = m->type;
@@ -315,6 +537,10 @@ int rm_noop_run(struct rm_noop *k, struct rm_noop_summary *sum)
             return 3;
         }
     }
+    /* The control thread wrote these before MAIL_END (the mailbox lock orders them). */
+    k->sum.tasks = k->tt.n;
+    k->sum.done = k->tt.done;
+    k->sum.rescheduled = k->tt.rescheduled;
     if (sum)
         *sum = k->sum;
     return k->status;
@@ -329,23 +555,23 @@ static uint32_t auto_batch(uint64_t tasks, int size)
     return (uint32_t)(b < 1 ? 1 : b > 256 ? 256 : b);
 }
 
-static int coord_init(struct rm_noop *k)
+static int register_all(struct rm_noop *k)
 {
-    uint64_t n = k->opts->tasks;
-    k->sum.tasks = n;
-    k->state = calloc(n ? n : 1, sizeof *k->state);
-    k->owner = calloc(n ? n : 1, sizeof *k->owner);
-    k->queue = malloc((n ? n : 1) * sizeof *k->queue);
-    k->inflight = calloc((size_t)k->size, sizeof *k->inflight);
-    if (!k->state || !k->owner || !k->queue || !k->inflight)
-        return RM_ENOMEM;
-    for (uint64_t i = 0; i < n; i++)
-        k->queue[i] = n - 1 - i; /* a stack: task 0 leaves first */
-    k->n_queue = n;
-    k->batch = k->opts->batch_size ? k->opts->batch_size : auto_batch(n, k->size);
-    if (k->batch > MAX_BATCH)
-        k->batch = MAX_BATCH;
-    k->credits = 2 * k->batch;
+    struct rm_raftnode_config cfg = {.voters = k->opts->voters,
+                                    .election_timeout_ms = k->opts->election_ms,
+                                    .seed = rm_clock_monotonic_ns()};
+    struct rm_raftnode_app app = {.apply = on_apply, .leader_changed = on_leader_changed,
+                                  .ctx = k};
+    int rc;
+    if ((rc = rm_raftnode_create(k->ctl, &cfg, &app, &k->raft)) != 0 ||
+        (rc = rm_control_on(k->ctl, RM_MSG_ASSIGN, on_assign, k)) != 0 ||
+        (rc = rm_control_on(k->ctl, RM_MSG_DONE, on_done, k)) != 0 ||
+        (rc = rm_control_on(k->ctl, RM_MSG_LEADER, on_leader_msg, k)) != 0 ||
+        (rc = rm_control_on(k->ctl, RM_MSG_SHUTDOWN, on_shutdown, k)) != 0 ||
+        (rc = rm_control_on_death(k->ctl, on_death, k)) != 0 ||
+        (rc = rm_control_on_tick(k->ctl, on_tick, k)) != 0)
+        return rc;
+    rm_control_on_fence(k->ctl, on_fence, k);
     return 0;
 }
 
@@ -358,19 +584,26 @@ int rm_noop_create(struct rm_control *ctl, const struct rm_options *opts, struct
     k->opts = opts;
     k->rank = rm_control_rank(ctl);
     k->size = rm_control_size(ctl);
+    k->leader = -1;
+    rm_tasktable_init(&k->tt);
     int rc = rm_mailbox_init(&k->mb);
     if (rc != 0) {
         free(k);
         return rc;
     }
-    if (k->rank == COORD && (rc = coord_init(k)) != 0)
+    rc = RM_ENOMEM;
+    size_t n = opts->tasks ? (size_t)opts->tasks : 1;
+    k->seen = calloc(n, sizeof *k->seen);
+    k->inflight = calloc((size_t)k->size, sizeof *k->inflight);
+    k->dead_pending = calloc((size_t)k->size, sizeof *k->dead_pending);
+    if (!k->seen || !k->inflight || !k->dead_pending)
         goto err;
-    if ((rc = rm_control_on(ctl, RM_MSG_ASSIGN, on_assign, k)) != 0 ||
-        (rc = rm_control_on(ctl, RM_MSG_DONE, on_done, k)) != 0 ||
-        (rc = rm_control_on(ctl, RM_MSG_SHUTDOWN, on_shutdown, k)) != 0 ||
-        (rc = rm_control_on_death(ctl, on_death, k)) != 0)
+    k->batch = opts->batch_size ? opts->batch_size : auto_batch(opts->tasks, k->size);
+    if (k->batch > RM_TT_MAX_BATCH)
+        k->batch = RM_TT_MAX_BATCH;
+    k->credits = 2 * k->batch;
+    if ((rc = register_all(k)) != 0)
         goto err;
-    rm_control_on_fence(ctl, on_fence, k);
     *out = k;
     return 0;
 err:
@@ -382,10 +615,14 @@ void rm_noop_destroy(struct rm_noop *k)
 {
     if (!k)
         return;
+    rm_raftnode_destroy(k->raft);
     rm_mailbox_close(&k->mb);
-    free(k->state);
-    free(k->owner);
-    free(k->queue);
+    rm_tasktable_close(&k->tt);
+    free(k->reserved);
+    free(k->stack);
     free(k->inflight);
+    free(k->dead_pending);
+    free(k->seen);
+    free(k->done_log);
     free(k);
 }
