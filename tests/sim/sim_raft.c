@@ -7,8 +7,9 @@
  *
  * A random run: chaos for T steps of 1..10 simulated ms (drops, duplicates, delays, symmetric,
  * asymmetric and partial partitions, crashes, restarts, pauses, membership changes, client
- * proposals), checked after every message and tick; then everything heals and a leader must
- * commit a new entry within LIVENESS_MS. A failure prints the one command that replays it.
+ * proposals), checked after every message and tick; then everything heals (in half the runs
+ * except one voter of a settled configuration, so only a majority is connected) and a leader
+ * must commit a new entry within LIVENESS_MS. A failure prints the one command that replays it.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -197,6 +198,40 @@ static int step(struct run *run)
     return fx->failed ? -1 : 0;
 }
 
+/* The most advanced node's configuration, if every node's log agrees that it is committed
+ * (no configuration entry pending anywhere); returns false otherwise. */
+static bool settled_conf(struct fx *fx, struct rm_raft_membership *conf)
+{
+    struct rm_raft_status best = {0}, s;
+    for (uint64_t id = 1; id <= (uint64_t)fx->n_ids; id++) {
+        if (!fx->nodes[id].up)
+            continue;
+        rm_raft_status(fx->nodes[id].r, &s);
+        if (s.commit >= best.commit)
+            best = s;
+    }
+    for (uint64_t id = 1; id <= (uint64_t)fx->n_ids; id++) {
+        if (!fx->nodes[id].up)
+            continue;
+        rm_raft_status(fx->nodes[id].r, &s);
+        if (s.conf_index > best.commit)
+            return false;
+    }
+    *conf = best.conf;
+    return best.conf.n_voters >= 3;
+}
+
+/* Liveness needs only a connected majority: cut off one voter of a settled configuration. */
+static void leave_minority_out(struct fx *fx)
+{
+    struct rm_raft_membership conf;
+    if (!settled_conf(fx, &conf))
+        return;
+    uint64_t v = conf.voters[fx_range(fx, 0, conf.n_voters - 1)];
+    fx_isolate(fx, v);
+    fx_log(fx, "liveness phase leaves voter %" PRIu64 " cut off", v);
+}
+
 /* After healing, some leader must commit a fresh entry within LIVENESS_MS. */
 static int liveness(struct run *run)
 {
@@ -212,6 +247,8 @@ static int liveness(struct run *run)
         fx->nodes[id].resume_at = fx->now;
     }
     fx_log(fx, "heal everything: liveness phase");
+    if (fx_range(fx, 0, 1))
+        leave_minority_out(fx);
     while (fx->now < deadline) {
         if (fx_run(fx, 1) != 0)
             return -1;
