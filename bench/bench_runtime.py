@@ -6,7 +6,10 @@
                          single long task): CPU use of each idle rank, from /proc/PID/stat.
   falsepos --seconds S   6 ranks on 2 cores, every worker spinning the CPU in tasks of 5x the
                          suspicion timeout for S seconds: count of false suspicions (want 0).
+  failover --kills N     5 ranks, 3 voters, default timeouts: SIGKILL the leader N times (one
+                         job each); time from the kill to the new leader's first commit.
 """
+import re
 import argparse
 import json
 import os
@@ -100,15 +103,53 @@ def falsepos(ringmaster, seconds):
             "self_fenced": fenced}
 
 
+FIRST_COMMIT = re.compile(r"leader rank (\d+): first commit in term (\d+)")
+
+
+def failover(ringmaster, kills):
+    lat, elect = [], []
+    for i in range(kills):
+        job = t.Job(5, [ringmaster, "run", "noop", "--tasks", "100000", "--task-ms", "5",
+                        "--batch-size", "1", "--voters", "3"])
+        ranks = job.ranks(5)
+        time.sleep(1.0 + (i % 5) * 0.029)  # vary the phase against the Raft heartbeat
+        leader = None
+        for _, _, _, msg in t.log_lines(job.stderr()):
+            m = FIRST_COMMIT.search(msg)
+            if m:
+                leader = int(m.group(1))
+        if leader is None:
+            print(f"trial {i}: no leader", file=sys.stderr)
+            job.kill()
+            continue
+        killed = time.time()
+        os.kill(ranks[leader], signal.SIGKILL)
+        time.sleep(2.0)
+        job.kill()
+        k = t.local_midnight_seconds(killed)
+        for ts, _, _, msg in t.log_lines(job.stderr()):
+            m = FIRST_COMMIT.search(msg)
+            if m and int(m.group(1)) != leader and ts >= k:
+                lat.append((ts - k) * 1000.0)
+                break
+        else:
+            print(f"trial {i}: no commit by a new leader", file=sys.stderr)
+    return {"bench": "leader_failover_ms", "trials": kills, "measured": len(lat),
+            "defaults": {"election_timeout_ms": 150, "raft_heartbeat_ms": 30},
+            **summary(lat)}
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["detect", "idle", "falsepos"])
+    ap.add_argument("what", choices=["detect", "idle", "falsepos", "failover"])
     ap.add_argument("ringmaster")
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=10)
     a = ap.parse_args()
     if a.what == "detect":
         r = detect(a.ringmaster, a.kills)
+    elif a.what == "failover":
+        r = failover(a.ringmaster, a.kills)
     elif a.what == "idle":
         r = idle(a.ringmaster, a.seconds)
     else:

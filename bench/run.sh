@@ -43,6 +43,8 @@ save idle_cpu timeout 300 python3 "$here/bench_runtime.py" idle "$rm_bin" \
     --seconds "${BENCH_IDLE_SECONDS:-20}" || status=1
 save detection_latency timeout 1800 python3 "$here/bench_runtime.py" detect "$rm_bin" \
     --kills "${BENCH_KILLS:-20}" || status=1
+save leader_failover timeout 1800 python3 "$here/bench_runtime.py" failover "$rm_bin" \
+    --kills "${BENCH_KILLS:-20}" || status=1
 if [ -x "$build/bench/bench_ring" ]; then
     save ring timeout 600 "$build/bench/bench_ring" || status=1
 fi

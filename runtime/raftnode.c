@@ -25,6 +25,7 @@ struct rm_raftnode {
     int leader;
     uint64_t term;
     uint32_t changes;
+    uint64_t first_commit_term; /* term of the last "first commit" logged */
     bool draining;          /* inside drain(): the module refuses calls */
     struct queued *queue, *queue_tail;
     unsigned char *scratch; /* encode buffer for outgoing messages */
@@ -102,6 +103,11 @@ static int drain(struct rm_raftnode *n)
             note_leader(n, &rd);
         for (size_t i = 0; i < rd.n_committed; i++) {
             const struct rm_raft_entry *e = &rd.committed[i];
+            if (n->leader == n->rank && e->term == n->term && n->first_commit_term != n->term) {
+                n->first_commit_term = n->term;
+                rm_info("leader rank %d: first commit in term %llu (index %llu)", n->rank,
+                        (unsigned long long)n->term, (unsigned long long)e->index);
+            }
             if (e->type == RM_RAFT_ENTRY_NORMAL && n->app.apply)
                 n->app.apply(n->app.ctx, e->data, e->len, e->index);
         }
