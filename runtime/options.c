@@ -25,6 +25,7 @@ void rm_options_defaults(struct rm_options *o)
     o->watchers = 3;
     o->voters = 3;
     o->election_ms = 150;
+    o->snapshot_entries = 4096;
     o->bind = RM_BIND_CORE;
     o->policy = RM_POLICY_COMPACT;
     o->tasks = 1000;
@@ -117,6 +118,8 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
         return parse_u32(name, v, 1, 15, &o->voters, err, len);
     if (strcmp(name, "--election-timeout-ms") == 0)
         return parse_u32(name, v, 10, 60000, &o->election_ms, err, len);
+    if (strcmp(name, "--snapshot-entries") == 0)
+        return parse_u32(name, v, 0, 1u << 30, &o->snapshot_entries, err, len);
     if (strcmp(name, "--batch-size") == 0)
         return parse_u32(name, v, 0, 4096, &o->batch_size, err, len);
     if (strcmp(name, "--bind") == 0) {
@@ -242,6 +245,8 @@ void rm_options_print_help(const char *kernel, void *file)
           "                        [3, or every rank when there are fewer]\n"
           "  --election-timeout-ms N\n"
           "                        Raft election timeout; each is drawn from [N, 2N) [150]\n"
+          "  --snapshot-entries N  snapshot the task table and compact the Raft log every\n"
+          "                        N committed entries; 0 never [4096]\n"
           "  --batch-size N        tasks per dispatch message [automatic]\n"
           "  --bind core|none      pin each rank to a core with hwloc [core]\n"
           "  --bind-policy compact|scatter\n"

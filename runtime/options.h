@@ -26,6 +26,7 @@ struct rm_options {
     uint32_t batch_size;       /* --batch-size [0 = automatic] */
     uint32_t voters;           /* --voters [3, or every rank when there are fewer] */
     uint32_t election_ms;      /* --election-timeout-ms [150] */
+    uint32_t snapshot_entries; /* --snapshot-entries: compact the Raft log this often [4096] */
     int verbosity;             /* --quiet -1, default 0, --verbose 1 */
     /* noop kernel */
     uint64_t tasks;            /* --tasks [1000] */

@@ -26,6 +26,8 @@ struct rm_raftnode {
     uint64_t term;
     uint32_t changes;
     uint64_t first_commit_term; /* term of the last "first commit" logged */
+    uint64_t snap_index;        /* index of the last snapshot taken or installed */
+    uint64_t snapshots, installs;
     bool draining;          /* inside drain(): the module refuses calls */
     struct queued *queue, *queue_tail;
     unsigned char *scratch; /* encode buffer for outgoing messages */
@@ -87,6 +89,30 @@ static void submit_queued(struct rm_raftnode *n)
     n->queue_tail = NULL;
 }
 
+/* Every snapshot_entries applied entries, captures the application state and lets the module
+ * compact its log; followers behind the compacted prefix get the snapshot instead. */
+static void maybe_snapshot(struct rm_raftnode *n)
+{
+    struct rm_raft_status st;
+    rm_raft_status(n->r, &st);
+    if (!n->app.snapshot || n->cfg.snapshot_entries == 0 ||
+        st.applied < n->snap_index + n->cfg.snapshot_entries)
+        return;
+    unsigned char *data = NULL;
+    size_t len = 0;
+    int rc = n->app.snapshot(n->app.ctx, &data, &len);
+    if (rc == 0)
+        rc = rm_raft_snapshot(n->r, st.applied, data, len, NULL);
+    free(data);
+    if (rc != 0) {
+        rm_warn("raft: snapshot at index %llu: %s", (unsigned long long)st.applied,
+                rm_strerror(rc));
+        return;
+    }
+    n->snap_index = st.applied;
+    n->snapshots++;
+}
+
 /* Drains the module's Ready: send, apply, advance (persistence is the in-memory log). */
 static int drain(struct rm_raftnode *n)
 {
@@ -101,6 +127,16 @@ static int drain(struct rm_raftnode *n)
                 rm_warn("raft: sending to rank %d: %s", (int)rd.msgs[i].to - 1, rm_strerror(rc));
         if (rd.soft_changed || rd.hs_changed)
             note_leader(n, &rd);
+        if (rd.snapshot && n->app.restore) {
+            rc = n->app.restore(n->app.ctx, rd.snap_data, (size_t)rd.snap_len);
+            if (rc != 0)
+                rm_error("raft: installing a snapshot at index %llu: %s",
+                         (unsigned long long)rd.snapshot->index, rm_strerror(rc));
+            n->snap_index = rd.snapshot->index;
+            n->installs++;
+            rm_debug("raft: installed the leader's snapshot at index %llu",
+                     (unsigned long long)rd.snapshot->index);
+        }
         for (size_t i = 0; i < rd.n_committed; i++) {
             const struct rm_raft_entry *e = &rd.committed[i];
             if (n->leader == n->rank && e->term == n->term && n->first_commit_term != n->term) {
@@ -115,6 +151,7 @@ static int drain(struct rm_raftnode *n)
         if ((rc = rm_raft_advance(n->r, &rd)) != 0)
             return rc;
         submit_queued(n);
+        maybe_snapshot(n);
     }
     return 0;
 }

@@ -25,6 +25,8 @@ struct rm_raftnode_config {
     uint32_t election_timeout_ms; /* 0: the module's default (150 ms) */
     uint32_t heartbeat_ms;        /* 0: the module's default (30 ms) */
     uint64_t seed;                /* randomizes election timeouts; mixed with the rank */
+    uint32_t snapshot_entries;    /* snapshot and compact the log every this many applied
+                                   * entries; 0: never */
 };
 
 /* Application callbacks; ctx is borrowed. All run on the control thread. */
@@ -33,6 +35,12 @@ struct rm_raftnode_app {
     void (*apply)(void *ctx, const void *data, size_t len, uint64_t index);
     /* The known leader changed: leader is its rank or -1; self says whether it is this rank. */
     void (*leader_changed)(void *ctx, int leader, uint64_t term, bool self);
+    /* The application state after every applied entry, as bytes (*data malloc'd; the driver
+     * frees it). Returns 0 or a negative code (the snapshot is skipped). Optional. */
+    int (*snapshot)(void *ctx, unsigned char **data, size_t *len);
+    /* Replaces the application state with a snapshot from the leader (data borrowed).
+     * Returns 0 or a negative code. Required when snapshot is set. */
+    int (*restore)(void *ctx, const void *data, size_t len);
     void *ctx;
 };
 

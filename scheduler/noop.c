@@ -201,6 +201,18 @@ static void finish(struct rm_noop *k)
 
 /* ---- replicated state: apply (control thread, every Raft member) --------------------------- */
 
+/* Allocates the leader's per-task scratch once the table's size is known. */
+static int size_leader_state(struct rm_noop *k)
+{
+    if (k->reserved || !k->tt.initialized)
+        return 0;
+    size_t n = k->tt.n ? (size_t)k->tt.n : 1;
+    k->reserved = calloc(n, 1);
+    k->stack = malloc(n * sizeof *k->stack);
+    return k->reserved && k->stack ? 0 : RM_ENOMEM;
+}
+
+
 /* Leader: after an ASSIGN entry applied, send each worker the tasks it now owns. */
 static void after_assign(struct rm_noop *k, const unsigned char *p)
 {
@@ -260,15 +272,10 @@ static void on_apply(void *ctx, const void *data, size_t len, uint64_t index)
         rm_error("task table: entry %llu: %s", (unsigned long long)index, rm_strerror(rc));
         return;
     }
-    if (rc == 0 && k->tt.initialized && !k->reserved) {
-        size_t n = k->tt.n ? (size_t)k->tt.n : 1;
-        k->reserved = calloc(n, 1);
-        k->stack = malloc(n * sizeof *k->stack);
-        if (!k->reserved || !k->stack) {
-            rm_error("task table: out of memory");
-            end_job(k, 3);
-            return;
-        }
+    if (size_leader_state(k) != 0) {
+        rm_error("task table: out of memory");
+        end_job(k, 3);
+        return;
     }
     if (k->leading && !k->finished)
         after_apply(k, data, before, resched);
@@ -555,12 +562,29 @@ static uint32_t auto_batch(uint64_t tasks, int size)
     return (uint32_t)(b < 1 ? 1 : b > 256 ? 256 : b);
 }
 
+static int snapshot_table(void *ctx, unsigned char **data, size_t *len)
+{
+    struct rm_noop *k = ctx;
+    return rm_tasktable_encode(&k->tt, data, len);
+}
+
+static int restore_table(void *ctx, const void *data, size_t len)
+{
+    struct rm_noop *k = ctx;
+    int rc = rm_tasktable_decode(&k->tt, data, len);
+    if (rc == 0 && k->tt.n != k->opts->tasks)
+        rc = RM_EPROTO; /* every rank parsed the same --tasks */
+    return rc == 0 ? size_leader_state(k) : rc;
+}
+
 static int register_all(struct rm_noop *k)
 {
     struct rm_raftnode_config cfg = {.voters = k->opts->voters,
                                     .election_timeout_ms = k->opts->election_ms,
-                                    .seed = rm_clock_monotonic_ns()};
+                                    .seed = rm_clock_monotonic_ns(),
+                                    .snapshot_entries = k->opts->snapshot_entries};
     struct rm_raftnode_app app = {.apply = on_apply, .leader_changed = on_leader_changed,
+                                  .snapshot = snapshot_table, .restore = restore_table,
                                   .ctx = k};
     int rc;
     if ((rc = rm_raftnode_create(k->ctl, &cfg, &app, &k->raft)) != 0 ||

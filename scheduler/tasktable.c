@@ -226,8 +226,6 @@ int rm_tasktable_decode(struct rm_tasktable *tt, const void *data, size_t len)
     if (alloc_tasks(&t, n) != 0)
         return RM_ENOMEM;
     t.initialized = p[4];
-    t.done = rm_get_u64(p + 13);
-    t.assigned = rm_get_u64(p + 21);
     t.rescheduled = rm_get_u64(p + 29);
     t.epoch = rm_get_u64(p + 37);
     t.applied = rm_get_u64(p + 45);
@@ -236,6 +234,8 @@ int rm_tasktable_decode(struct rm_tasktable *tt, const void *data, size_t len)
         t.state[id] = r[0];
         t.owner[id] = rm_get_u32(r + 1);
         t.attempt[id] = rm_get_u32(r + 5);
+        t.done += r[0] == RM_TASK_DONE; /* counts are derived, never trusted */
+        t.assigned += r[0] == RM_TASK_ASSIGNED;
     }
     rm_tasktable_close(tt);
     *tt = t;
