@@ -27,6 +27,7 @@ struct rm_raftnode {
     uint32_t changes;
     uint64_t first_commit_term; /* term of the last "first commit" logged */
     uint64_t snap_index;        /* index of the last snapshot taken or installed */
+    uint64_t epoch;             /* stamped on frames with the term */
     uint64_t snapshots, installs;
     bool draining;          /* inside drain(): the module refuses calls */
     struct queued *queue, *queue_tail;
@@ -58,7 +59,7 @@ static void note_leader(struct rm_raftnode *n, const struct rm_raft_ready *rd)
     if (leader == n->leader && st.term == n->term)
         return;
     n->term = st.term;
-    rm_control_set_stamp(n->c, st.term, 0);
+    rm_control_set_stamp(n->c, st.term, n->epoch);
     if (leader == n->leader)
         return;
     n->leader = leader;
@@ -328,6 +329,12 @@ bool rm_raftnode_is_leader(const struct rm_raftnode *n)
 uint64_t rm_raftnode_term(const struct rm_raftnode *n)
 {
     return n->term;
+}
+
+void rm_raftnode_set_epoch(struct rm_raftnode *n, uint64_t epoch)
+{
+    n->epoch = epoch;
+    rm_control_set_stamp(n->c, n->term, epoch);
 }
 
 uint32_t rm_raftnode_leader_changes(const struct rm_raftnode *n)

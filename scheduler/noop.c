@@ -37,6 +37,7 @@ struct rm_noop {
     /* worker state (control thread) */
     int leader;
     uint64_t leader_term;
+    uint64_t epoch_seen;       /* highest membership epoch seen from a coordinator */
     uint64_t leaderless_since; /* 0 while a leader is known */
     uint32_t *seen;            /* per task: highest attempt received */
     unsigned char *done_log;   /* every completion this rank reported, REC bytes each */
@@ -54,6 +55,19 @@ static long rec_count(const void *payload, size_t len)
     if (n > RM_TT_MAX_BATCH || len != 4 + (size_t)n * REC)
         return -1;
     return n;
+}
+
+/* Fencing: a coordinator message older than what this rank has seen, by (term, epoch), comes
+ * from a deposed leader or an earlier membership and is ignored. Otherwise records the epoch. */
+static bool stale(struct rm_noop *k, const struct rm_frame_header *h)
+{
+    if (h->term < k->leader_term || (h->term == k->leader_term && h->epoch < k->epoch_seen))
+        return true;
+    if (h->epoch > k->epoch_seen) {
+        k->epoch_seen = h->epoch;
+        rm_debug("membership epoch %llu (from rank %u)", (unsigned long long)h->epoch, h->sender);
+    }
+    return false;
 }
 
 static void end_job(struct rm_noop *k, int status)
@@ -259,6 +273,9 @@ static void after_apply(struct rm_noop *k, const unsigned char *p, uint64_t done
         rm_warn("rescheduled %llu unfinished tasks of dead rank %u (epoch %llu)",
                 (unsigned long long)(k->tt.rescheduled - resched_before), r,
                 (unsigned long long)k->tt.epoch);
+        unsigned char t[8]; /* every live rank learns the new epoch from this frame's stamp */
+        rm_put_u64(t, rm_raftnode_term(k->raft));
+        rm_control_broadcast(k->ctl, RM_MSG_LEADER, t, sizeof t);
         rebuild(k); /* the dead rank's tasks are pending again */
     }
 }
@@ -272,6 +289,8 @@ static void on_apply(void *ctx, const void *data, size_t len, uint64_t index)
         rm_error("task table: entry %llu: %s", (unsigned long long)index, rm_strerror(rc));
         return;
     }
+    if (((const unsigned char *)data)[0] == RM_TT_DEAD)
+        rm_raftnode_set_epoch(k->raft, k->tt.epoch);
     if (size_leader_state(k) != 0) {
         rm_error("task table: out of memory");
         end_job(k, 3);
@@ -342,7 +361,7 @@ static void on_assign(struct rm_control *c, void *ctx, const struct rm_frame_hea
     struct rm_noop *k = ctx;
     (void)c;
     long n = rec_count(payload, h->length);
-    if (n < 0 || h->term < k->leader_term) {
+    if (n < 0 || stale(k, h)) {
         rm_warn("dropped a %s assignment from rank %u", n < 0 ? "malformed" : "stale", h->sender);
         return;
     }
@@ -402,6 +421,8 @@ static void on_leader_msg(struct rm_control *c, void *ctx, const struct rm_frame
         rm_warn("dropped a malformed leader announcement from rank %u", h->sender);
         return;
     }
+    if (stale(k, h))
+        return;
     adopt_leader(k, (int)h->sender, h->term);
 }
 
@@ -410,7 +431,7 @@ static void on_shutdown(struct rm_control *c, void *ctx, const struct rm_frame_h
 {
     struct rm_noop *k = ctx;
     (void)c;
-    if (h->length != 4 || h->term < k->leader_term) {
+    if (h->length != 4 || stale(k, h)) {
         rm_warn("dropped a malformed or stale shutdown from rank %u", h->sender);
         return;
     }
@@ -574,6 +595,8 @@ static int restore_table(void *ctx, const void *data, size_t len)
     int rc = rm_tasktable_decode(&k->tt, data, len);
     if (rc == 0 && k->tt.n != k->opts->tasks)
         rc = RM_EPROTO; /* every rank parsed the same --tasks */
+    if (rc == 0)
+        rm_raftnode_set_epoch(k->raft, k->tt.epoch);
     return rc == 0 ? size_leader_state(k) : rc;
 }
 

@@ -68,6 +68,12 @@ for rank, term, _ in leaders(err):
     t.check(terms.setdefault(term, rank) == rank, f"two leaders in term {term}")
 t.check(len(terms) >= 2, f"expected at least two terms with a leader, got {terms}")
 t.check("installed the leader's snapshot" in err, "no rank caught up through a snapshot")
+if new and refill:
+    final = leaders(err)[-1][0]
+    for r in set(range(5)) - {old, second, final}:
+        t.check(any(rank == r and msg.startswith("membership epoch")
+                    for _, rank, _, msg in t.log_lines(err)),
+                f"rank {r} never learned a new membership epoch")
 if t.failures:
     print(out)
     print(err)
