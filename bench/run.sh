@@ -39,6 +39,8 @@ PY
 
 status=0
 save transport timeout 900 mpirun -np 2 "$build/bench/bench_transport" "${BENCH_REPS:-9}" || status=1
+save raft_commit timeout 600 mpirun --oversubscribe -np 3 "$build/bench/bench_raft" 2000 200000 \
+    || status=1
 save idle_cpu timeout 300 python3 "$here/bench_runtime.py" idle "$rm_bin" \
     --seconds "${BENCH_IDLE_SECONDS:-20}" || status=1
 save detection_latency timeout 1800 python3 "$here/bench_runtime.py" detect "$rm_bin" \

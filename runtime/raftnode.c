@@ -247,6 +247,8 @@ static int make_raft(struct rm_raftnode *n)
         rc.election_timeout_ms = n->cfg.election_timeout_ms;
     if (n->cfg.heartbeat_ms)
         rc.heartbeat_ms = n->cfg.heartbeat_ms;
+    if (n->cfg.max_batch_entries)
+        rc.max_batch_entries = n->cfg.max_batch_entries;
     struct rm_raft_membership m = {0};
     uint32_t v = n->cfg.voters < (uint32_t)n->size ? n->cfg.voters : (uint32_t)n->size;
     if (v > RM_RAFT_MAX_VOTERS)

@@ -27,6 +27,7 @@ struct rm_raftnode_config {
     uint64_t seed;                /* randomizes election timeouts; mixed with the rank */
     uint32_t snapshot_entries;    /* snapshot and compact the log every this many applied
                                    * entries; 0: never */
+    uint32_t max_batch_entries;   /* entries per append message; 0: the module's default */
 };
 
 /* Application callbacks; ctx is borrowed. All run on the control thread. */
