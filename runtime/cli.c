@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "ringmaster.h"
@@ -39,6 +40,21 @@ static int usage_error(const char *msg)
     if (r <= 0)
         fprintf(stderr, "ringmaster: error: %s (see 'ringmaster --help')\n", msg);
     return RM_EXIT_USAGE;
+}
+
+/* True when the directory that would hold path exists and is writable. */
+static bool writable_dir_of(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return access(".", W_OK) == 0;
+    if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    return access(dir, W_OK) == 0;
 }
 
 static enum rm_log_level level_of(const struct rm_options *o)
@@ -151,7 +167,7 @@ static int run_kernel(struct rm_world *w, const struct rm_options *o, bool *peer
         rm_error("starting the control thread: %s", rm_strerror(rc));
         return RM_EXIT_FAILED;
     }
-    if ((rc = rm_noop_create(ctl, o, &k)) != 0 || (rc = rm_control_start(ctl)) != 0) {
+    if ((rc = rm_noop_create(ctl, o, w->info, &k)) != 0 || (rc = rm_control_start(ctl)) != 0) {
         rm_error("starting the kernel: %s", rm_strerror(rc));
         goto out;
     }
@@ -176,6 +192,11 @@ static int cmd_run(int argc, char **argv, int *pargc, char ***pargv)
     int rc = rm_options_parse(argc, argv, &o, err, sizeof err);
     if (rc != 0)
         return usage_error(err);
+    if (o.status_path && !writable_dir_of(o.status_path)) {
+        snprintf(err, sizeof err, "--status %s: the directory is missing or not writable",
+                 o.status_path);
+        return usage_error(err);
+    }
     if (o.help) {
         if (rm_world_env_rank() <= 0)
             rm_options_print_help(o.kernel, stdout);

@@ -114,6 +114,12 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
         return parse_u32(name, v, 2, 600000, &o->suspect_ms, err, len);
     if (strcmp(name, "--watchers") == 0)
         return parse_u32(name, v, 1, 64, &o->watchers, err, len);
+    if (strcmp(name, "--status") == 0) {
+        if (!v || !*v)
+            return fail(err, len, "option --status needs a file name");
+        o->status_path = v;
+        return 0;
+    }
     if (strcmp(name, "--voters") == 0)
         return parse_u32(name, v, 1, 15, &o->voters, err, len);
     if (strcmp(name, "--election-timeout-ms") == 0)
@@ -252,6 +258,7 @@ void rm_options_print_help(const char *kernel, void *file)
           "  --bind-policy compact|scatter\n"
           "                        compact fills one package first; scatter round-robins\n"
           "                        over packages and NUMA nodes [compact]\n"
+          "  --status FILE         live status JSON, replaced atomically twice a second\n"
           "  --quiet, --verbose    less or more logging on stderr\n",
           f);
 }

@@ -28,6 +28,7 @@ struct rm_options {
     uint32_t election_ms;      /* --election-timeout-ms [150] */
     uint32_t snapshot_entries; /* --snapshot-entries: compact the Raft log this often [4096] */
     int verbosity;             /* --quiet -1, default 0, --verbose 1 */
+    const char *status_path;   /* --status FILE: live status JSON [none]; borrowed from argv */
     /* noop kernel */
     uint64_t tasks;            /* --tasks [1000] */
     uint32_t task_ms;          /* --task-ms: CPU-bound work per task [0] */

@@ -333,6 +333,13 @@ uint64_t rm_raftnode_term(const struct rm_raftnode *n)
     return n->term;
 }
 
+bool rm_raftnode_is_voter(const struct rm_raftnode *n, int rank)
+{
+    struct rm_raft_status st;
+    rm_raft_status(n->r, &st);
+    return rm_raft_membership_is_voter(&st.conf, (uint64_t)rank + 1);
+}
+
 void rm_raftnode_set_epoch(struct rm_raftnode *n, uint64_t epoch)
 {
     n->epoch = epoch;

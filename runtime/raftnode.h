@@ -68,6 +68,9 @@ bool rm_raftnode_is_leader(const struct rm_raftnode *n);
 uint64_t rm_raftnode_term(const struct rm_raftnode *n);
 uint32_t rm_raftnode_leader_changes(const struct rm_raftnode *n);
 
+/* Whether rank is a voter of the configuration this node knows. Can't fail. */
+bool rm_raftnode_is_voter(const struct rm_raftnode *n, int rank);
+
 /* Sets the membership epoch stamped, with the term, on every frame this rank sends from now
  * on (frame.h). The application commits epochs; this only publishes them. Can't fail. */
 void rm_raftnode_set_epoch(struct rm_raftnode *n, uint64_t epoch);

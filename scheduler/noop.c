@@ -10,6 +10,7 @@
 #include "runtime/log.h"
 #include "runtime/mailbox.h"
 #include "runtime/raftnode.h"
+#include "runtime/status.h"
 #include "scheduler/tasktable.h"
 
 #define REC 12u /* (u64 id, u32 attempt) in ASSIGN and DONE messages */
@@ -18,6 +19,9 @@ enum mail_type { MAIL_ASSIGN = 1, MAIL_END = 2 };
 struct rm_noop {
     struct rm_control *ctl;
     const struct rm_options *opts;
+    const struct rm_rank_info *info;
+    uint8_t *roles;       /* per rank, for the status file */
+    uint64_t status_at;   /* when the status file was last written */
     struct rm_raftnode *raft;
     struct rm_tasktable tt; /* replica; meaningful on Raft members */
     int rank, size;
@@ -68,6 +72,25 @@ static bool stale(struct rm_noop *k, const struct rm_frame_header *h)
         rm_debug("membership epoch %llu (from rank %u)", (unsigned long long)h->epoch, h->sender);
     }
     return false;
+}
+
+/* Writes the status file (leader, or a rank reporting failure). Control thread. */
+static void write_status(struct rm_noop *k, const char *state)
+{
+    if (!k->opts->status_path)
+        return;
+    for (int r = 0; r < k->size; r++)
+        k->roles[r] = rm_control_is_dead(k->ctl, r)          ? RM_ROLE_DEAD
+                      : r == k->leader                        ? RM_ROLE_LEADER
+                      : rm_raftnode_is_voter(k->raft, r)      ? RM_ROLE_VOTER
+                                                              : RM_ROLE_WORKER;
+    struct rm_status st = {.state = state, .leader = k->leader, .term = k->leader_term,
+                           .epoch = k->tt.epoch, .size = k->size, .ranks = k->info,
+                           .roles = k->roles, .total = k->opts->tasks, .done = k->tt.done,
+                           .running = k->tt.assigned, .rescheduled = k->tt.rescheduled};
+    if (rm_status_write(k->opts->status_path, &st) != 0 && k->status_at == 0)
+        rm_warn("cannot write the status file %s", k->opts->status_path);
+    k->status_at = rm_control_now(k->ctl);
 }
 
 static void end_job(struct rm_noop *k, int status)
@@ -210,6 +233,7 @@ static void finish(struct rm_noop *k)
     int rc = rm_control_broadcast(k->ctl, RM_MSG_SHUTDOWN, st, sizeof st);
     if (rc != 0)
         rm_warn("announcing the end of the job: %s", rm_strerror(rc));
+    write_status(k, "done");
     end_job(k, 0);
 }
 
@@ -466,6 +490,8 @@ static void on_tick(struct rm_control *c, void *ctx, uint64_t now)
         propose_deaths(k);
         if (k->tt.initialized)
             refill_all(k);
+        if (now - k->status_at >= 400 * RM_NS_PER_MS)
+            write_status(k, "running");
     }
     uint64_t limit = 20ull * k->opts->election_ms * RM_NS_PER_MS;
     if (limit < 5000 * RM_NS_PER_MS)
@@ -475,6 +501,7 @@ static void on_tick(struct rm_control *c, void *ctx, uint64_t now)
     if (k->leaderless_since && now - k->leaderless_since > limit && !k->ended) {
         rm_error("no leader for %.1f s: a majority of the Raft group is lost; the job fails",
                  (double)(now - k->leaderless_since) / 1e9);
+        write_status(k, "failed");
         end_job(k, 3);
     }
 }
@@ -622,13 +649,15 @@ static int register_all(struct rm_noop *k)
     return 0;
 }
 
-int rm_noop_create(struct rm_control *ctl, const struct rm_options *opts, struct rm_noop **out)
+int rm_noop_create(struct rm_control *ctl, const struct rm_options *opts,
+                   const struct rm_rank_info *info, struct rm_noop **out)
 {
     struct rm_noop *k = calloc(1, sizeof *k);
     if (!k)
         return RM_ENOMEM;
     k->ctl = ctl;
     k->opts = opts;
+    k->info = info;
     k->rank = rm_control_rank(ctl);
     k->size = rm_control_size(ctl);
     k->leader = -1;
@@ -643,7 +672,8 @@ int rm_noop_create(struct rm_control *ctl, const struct rm_options *opts, struct
     k->seen = calloc(n, sizeof *k->seen);
     k->inflight = calloc((size_t)k->size, sizeof *k->inflight);
     k->dead_pending = calloc((size_t)k->size, sizeof *k->dead_pending);
-    if (!k->seen || !k->inflight || !k->dead_pending)
+    k->roles = calloc((size_t)k->size, sizeof *k->roles);
+    if (!k->seen || !k->inflight || !k->dead_pending || !k->roles)
         goto err;
     k->batch = opts->batch_size ? opts->batch_size : auto_batch(opts->tasks, k->size);
     if (k->batch > RM_TT_MAX_BATCH)
@@ -651,6 +681,12 @@ int rm_noop_create(struct rm_control *ctl, const struct rm_options *opts, struct
     k->credits = 2 * k->batch;
     if ((rc = register_all(k)) != 0)
         goto err;
+    if (k->rank == 0 && opts->status_path) {
+        struct rm_status st = {.state = "starting", .leader = -1, .size = k->size,
+                               .ranks = info, .roles = k->roles, .total = opts->tasks};
+        if (rm_status_write(opts->status_path, &st) != 0)
+            rm_warn("cannot write the status file %s", opts->status_path);
+    }
     *out = k;
     return 0;
 err:
@@ -669,6 +705,7 @@ void rm_noop_destroy(struct rm_noop *k)
     free(k->stack);
     free(k->inflight);
     free(k->dead_pending);
+    free(k->roles);
     free(k->seen);
     free(k->done_log);
     free(k);

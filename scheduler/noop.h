@@ -22,6 +22,7 @@
 
 #include "runtime/control.h"
 #include "runtime/options.h"
+#include "runtime/world.h"
 
 struct rm_noop;
 
@@ -34,9 +35,10 @@ struct rm_noop_summary {
     double seconds;       /* from this leader's first look at the job to the end */
 };
 
-/* ctl and opts are borrowed and must outlive the kernel. Returns 0, RM_ENOMEM, RM_EINVAL,
- * RM_EBUSY. */
-int rm_noop_create(struct rm_control *ctl, const struct rm_options *opts, struct rm_noop **out);
+/* ctl, opts and info (one row per rank, for the status file) are borrowed and must outlive the
+ * kernel. Returns 0, RM_ENOMEM, RM_EINVAL, RM_EBUSY. */
+int rm_noop_create(struct rm_control *ctl, const struct rm_options *opts,
+                   const struct rm_rank_info *info, struct rm_noop **out);
 
 /* Runs this rank's part until the job ends. Returns the job's exit status: 0 done, 3 failed
  * (this rank was fenced, or no leader could be elected for too long). Fills *sum.
