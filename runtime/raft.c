@@ -205,21 +205,25 @@ out:
     return rc;
 }
 
+/* True if a quorum of voters (counting this node if it is one) was heard from within the last
+ * election timeout. Checked on every tick, so a leader resumed after a long pause (SIGSTOP)
+ * steps down on its first tick, before it can act on stale authority. */
+static bool quorum_recent(const struct rm_raft *r)
+{
+    uint32_t n = rm__raft_is_voter(r, r->id) ? 1 : 0;
+    for (uint32_t i = 0; i < r->n_prs; i++)
+        if (rm__raft_is_voter(r, r->prs[i].id) &&
+            r->now < r->prs[i].last_active + r->cfg.election_timeout_ms)
+            n++;
+    return n >= rm__raft_quorum(r);
+}
+
 static int tick_leader(struct rm_raft *r)
 {
     int rc = 0;
-    if (r->now >= r->quorum_due) {
-        r->quorum_due = r->now + r->cfg.election_timeout_ms;
-        uint32_t active = rm__raft_is_voter(r, r->id) ? 1 : 0;
-        for (uint32_t i = 0; i < r->n_prs; i++) {
-            if (r->prs[i].active && rm__raft_is_voter(r, r->prs[i].id))
-                active++;
-            r->prs[i].active = false;
-        }
-        if (r->cfg.check_quorum && active < rm__raft_quorum(r)) {
-            rm__raft_become_follower(r, r->term, 0);
-            goto out;
-        }
+    if (r->cfg.check_quorum && !quorum_recent(r)) {
+        rm__raft_become_follower(r, r->term, 0);
+        goto out;
     }
     if (r->now >= r->heartbeat_due) {
         r->heartbeat_due = r->now + r->cfg.heartbeat_ms;

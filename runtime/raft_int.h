@@ -37,7 +37,7 @@ struct rm__raft_progress {
     uint64_t next;
     int state;
     bool paused;           /* PROBE: an APPEND is outstanding */
-    bool active;           /* heard from since the last check-quorum */
+    uint64_t last_active;  /* when the leader last heard from it (check-quorum) */
     uint64_t pending_snap; /* SNAPSHOT: index of the snapshot sent */
     uint64_t snap_sent_at;
     uint64_t *infl; /* ring of last indexes of APPENDs in flight */
@@ -88,7 +88,6 @@ struct rm_raft {
     bool start_campaign; /* campaign at the first tick */
     uint64_t election_due;
     uint64_t heartbeat_due;
-    uint64_t quorum_due;
     uint64_t leader_contact; /* last time the current leader was heard from */
     uint64_t term_start;     /* index of this leader's first entry (its no-op) */
     uint64_t uncommitted;    /* payload bytes proposed by this leader, not yet committed */

@@ -65,7 +65,7 @@ static int progress_add(struct rm_raft *r, uint64_t id)
     pr->id = id;
     pr->next = rm__raft_log_last(&r->log) + 1;
     pr->state = RM__RAFT_PROBE;
-    pr->active = true; /* a new member gets one check-quorum period of grace */
+    pr->last_active = r->now; /* a new member gets one election timeout of grace */
     r->n_prs++;
     return 0;
 }

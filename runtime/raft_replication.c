@@ -181,13 +181,12 @@ int rm__raft_become_leader(struct rm_raft *r)
     r->leader = r->id;
     r->n_granted = r->n_rejected = 0;
     r->heartbeat_due = r->now + r->cfg.heartbeat_ms;
-    r->quorum_due = r->now + r->cfg.election_timeout_ms;
     r->uncommitted = 0;
     if ((rc = rm__raft_sync_progress(r)) != 0)
         return rc;
     for (uint32_t i = 0; i < r->n_prs; i++) {
         r->prs[i].match = 0;
-        r->prs[i].active = false;
+        r->prs[i].last_active = r->now;
         pr_reset(&r->prs[i], RM__RAFT_PROBE, rm__raft_log_last(&r->log) + 1);
     }
     r->term_start = rm__raft_log_last(&r->log) + 1;
@@ -276,7 +275,7 @@ int rm__raft_on_append_resp(struct rm_raft *r, const struct rm_raft_msg *m)
     int rc;
     if (r->role != RM_RAFT_LEADER || !pr)
         return 0;
-    pr->active = true;
+    pr->last_active = r->now;
     if (m->reject)
         return on_reject(r, pr, m);
     if (m->index < pr->match || m->index > rm__raft_log_last(&r->log))
@@ -316,7 +315,7 @@ int rm__raft_on_heartbeat_resp(struct rm_raft *r, const struct rm_raft_msg *m)
     int rc;
     if (r->role != RM_RAFT_LEADER || !pr)
         return 0;
-    pr->active = true;
+    pr->last_active = r->now;
     if (pr->state == RM__RAFT_PROBE) {
         pr->paused = false;
     } else if (pr->state == RM__RAFT_REPLICATE && m->index < pr->next - 1) {

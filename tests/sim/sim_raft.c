@@ -520,6 +520,55 @@ out:;
     return result;
 }
 
+/* SIGSTOP on the leader for 3 election timeouts, then SIGCONT: a new leader takes over, and the
+ * old one steps down on its very first tick, before it handles any message or proposal. */
+static int paused_leader(bool verbose)
+{
+    struct rm_raft_config cfg;
+    struct fx fx;
+    uint64_t old, term_old, term_new, now_leader;
+    rm_raft_config_default(&cfg);
+    fx_init(&fx, 10, 5, 0, &cfg);
+    fx.verbose = verbose;
+    for (uint64_t id = 1; id <= 5; id++)
+        fx_start(&fx, id, true);
+    if (fx_run(&fx, 300))
+        goto out;
+    old = fx_leader(&fx);
+    if (!old || fx_propose(&fx, old, 1, NULL) != 0 || fx_run(&fx, 100)) {
+        fx_fail(&fx, "paused leader: no leader at start");
+        goto out;
+    }
+    rm_raft_role(fx.nodes[old].r, &term_old);
+    fx_pause(&fx, old, fx.now + 3 * cfg.election_timeout_ms);
+    if (fx_run(&fx, 3 * cfg.election_timeout_ms - 1))
+        goto out;
+    now_leader = fx_leader(&fx);
+    if (!now_leader || now_leader == old) {
+        fx_fail(&fx, "paused leader: nobody took over");
+        goto out;
+    }
+    fx.now++; /* SIGCONT: the first thing the resumed node does is tick */
+    fx.nodes[old].paused = false;
+    rm_raft_tick(fx.nodes[old].r, fx.now);
+    if (rm_raft_role(fx.nodes[old].r, NULL) == RM_RAFT_LEADER ||
+        rm_raft_propose(fx.nodes[old].r, "x", 1, NULL) != RM_EBUSY) {
+        fx_fail(&fx, "paused leader: still leading after its first tick");
+        goto out;
+    }
+    fx_process(&fx, old);
+    if (fx_run(&fx, 300))
+        goto out;
+    rm_raft_role(fx.nodes[old].r, &term_new);
+    if (term_new <= term_old || rm_raft_leader(fx.nodes[old].r) != fx_leader(&fx))
+        fx_fail(&fx, "paused leader: did not rejoin the new term");
+out:;
+    int result = fx.failed ? -1 : 0;
+    printf("scripted paused leader: %s%s\n", result ? "FAIL " : "ok", result ? fx.err : "");
+    fx_close(&fx);
+    return result;
+}
+
 /* ---- main ------------------------------------------------------------------------------ */
 
 static int usage(const char *argv0)
@@ -570,6 +619,7 @@ int main(int argc, char **argv)
         failures += figure7(o.verbose) != 0;
         failures += figure8(o.verbose) != 0;
         failures += membership_hazard(o.verbose) != 0;
+        failures += paused_leader(o.verbose) != 0;
         return failures ? 1 : 0;
     }
     uint64_t n = o.seeds ? o.seeds : 1;
