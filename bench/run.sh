@@ -38,7 +38,11 @@ PY
 }
 
 status=0
-save transport timeout 900 mpirun -np 2 "$build/bench/bench_transport" "${BENCH_REPS:-9}" || status=1
+# Same node (shared memory), and over Open MPI's TCP transport on loopback (as between nodes).
+save transport timeout 900 mpirun -np 2 "$build/bench/bench_transport" "${BENCH_REPS:-9}" \
+    || status=1
+save transport_tcp timeout 900 mpirun -np 2 --mca btl self,tcp "$build/bench/bench_transport" \
+    "${BENCH_REPS:-9}" || status=1
 save raft_commit timeout 600 mpirun --oversubscribe -np 3 "$build/bench/bench_raft" 2000 200000 \
     || status=1
 save idle_cpu timeout 300 python3 "$here/bench_runtime.py" idle "$rm_bin" \

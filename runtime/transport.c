@@ -42,6 +42,8 @@ struct rm_transport {
     int order[RING];        /* ring slots, oldest posted receive first (circular from head) */
     int head;
     unsigned polls;         /* polls since the last full Testsome */
+    int repost[RING];       /* slots taken and not yet posted again, oldest first */
+    int n_repost;
     unsigned char *pool[POOL_MAX]; /* spare batch buffers */
     int n_pool;
     struct rm_transport_stats st;
@@ -332,8 +334,9 @@ int rm__transport_deliver(struct rm_transport_stats *stats, int source, const vo
     return delivered;
 }
 
-/* Handles one completed receive of slot i and posts it again. failed: MPI reported an error
- * for this receive (a truncated message: a peer sent more than a batch). */
+/* Handles one completed receive of slot i; the slot is posted again by the next poll.
+ * failed: MPI reported an error for this receive (a truncated message: a peer sent more than a
+ * batch). */
 static int take(struct rm_transport *t, int i, const MPI_Status *st, bool failed, rm_frame_fn fn,
                 void *ctx)
 {
@@ -351,8 +354,23 @@ static int take(struct rm_transport *t, int i, const MPI_Status *st, bool failed
         else
             rc = rm_reorder_accept(t->rx, &t->st, src, buf, (size_t)count, fn, ctx);
     }
-    int prc = post_recv(t, i);
-    return rc < 0 ? rc : prc;
+    t->repost[t->n_repost++] = i; /* after the caller has answered: see repost_all */
+    return rc;
+}
+
+/* Posts again the receives taken since the last poll, oldest first (their place at the tail
+ * of the posting order was already taken). Deferring this keeps it off the critical path of a
+ * request and its reply, as a blocking MPI_Recv does. */
+static int repost_all(struct rm_transport *t)
+{
+    int rc = 0;
+    for (int k = 0; k < t->n_repost; k++) {
+        int prc = post_recv(t, t->repost[k]);
+        if (prc != 0 && rc == 0)
+            rc = prc;
+    }
+    t->n_repost = 0;
+    return rc;
 }
 
 /* Drops what is waiting from peers declared dead since the last poll. */
@@ -454,8 +472,8 @@ static int fast_progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int 
 int rm_transport_poll(struct rm_transport *t, int max_batches, rm_frame_fn fn, void *ctx,
                       int *activity)
 {
-    int got = 0, sent = 0, rc = 0;
-    do {
+    int got = 0, sent = 0, rc = repost_all(t);
+    while (rc == 0) {
         int r = 0, n = 0;
         if (++t->polls >= FULL_EVERY || t->n_pend >= 64) {
             t->polls = 0;
@@ -465,9 +483,10 @@ int rm_transport_poll(struct rm_transport *t, int max_batches, rm_frame_fn fn, v
         }
         got += r;
         sent += n;
-        if (r == 0)
+        if (r == 0 || got >= max_batches)
             break;
-    } while (got < max_batches && rc == 0);
+        rc = repost_all(t); /* a burst: keep the ring full */
+    }
     forget_dead(t);
     *activity = got + sent;
     return rc;
