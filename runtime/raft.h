@@ -160,8 +160,10 @@ struct rm_raft_config {
     uint64_t max_uncommitted_bytes; /* leader refuses proposals beyond this (RM_EBUSY) */
     uint64_t compact_keep;          /* entries kept behind a snapshot for slow followers */
     bool prevote;                   /* run a pre-vote round before every real campaign */
-    bool check_quorum;              /* leader steps down without quorum; leader stickiness */
-    bool campaign_at_start;         /* lowest-id voter campaigns at once on a fresh start */
+    /* A leader that has not heard from a quorum of voters within E steps down (checked on
+     * every tick); a node that heard from a live leader within E ignores (pre-)votes. */
+    bool check_quorum;
+    bool campaign_at_start; /* lowest-id voter campaigns at once on a fresh start */
 };
 
 /* Soft state, cheap to read at any time. */
