@@ -430,6 +430,11 @@ int rm_control_broadcast(struct rm_control *c, uint8_t type, const void *payload
     return first;
 }
 
+MPI_Comm rm_control_comm(const struct rm_control *c)
+{
+    return c->cfg.comm;
+}
+
 int rm_control_rank(const struct rm_control *c)
 {
     return c->rank;

@@ -103,6 +103,7 @@ int rm_control_broadcast(struct rm_control *c, uint8_t type, const void *payload
 /* Accessors. rm_control_rank/size: any thread. is_dead, live_count, now, stats: control
  * thread. fenced: any thread after rm_control_stop returned. */
 int rm_control_rank(const struct rm_control *c);
+MPI_Comm rm_control_comm(const struct rm_control *c);
 int rm_control_size(const struct rm_control *c);
 bool rm_control_is_dead(const struct rm_control *c, int rank);
 int rm_control_live_count(const struct rm_control *c);

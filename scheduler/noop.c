@@ -7,6 +7,7 @@
 
 #include "ringmaster.h"
 #include "runtime/clock.h"
+#include "runtime/epochcomm.h"
 #include "runtime/log.h"
 #include "runtime/mailbox.h"
 #include "runtime/raftnode.h"
@@ -42,6 +43,7 @@ struct rm_noop {
     int leader;
     uint64_t leader_term;
     uint64_t epoch_seen;       /* highest membership epoch seen from a coordinator */
+    struct rm_epochcomm *ecomm; /* one communicator per epoch, for data-plane collectives */
     uint64_t leaderless_since; /* 0 while a leader is known */
     uint32_t *seen;            /* per task: highest attempt received */
     unsigned char *done_log;   /* every completion this rank reported, REC bytes each */
@@ -222,6 +224,27 @@ static void rebuild(struct rm_noop *k)
     refill_all(k);
 }
 
+/* Tells every live rank who leads, in which epoch, and that epoch's committed live set; each
+ * rank (this one included) then builds the epoch's communicator. Leader, control thread. */
+static void announce(struct rm_noop *k)
+{
+    size_t bits = ((size_t)k->size + 7) / 8, len = 20 + bits;
+    unsigned char *p = calloc(1, len);
+    if (!p)
+        return;
+    rm_put_u64(p, rm_raftnode_term(k->raft));
+    rm_put_u64(p + 8, k->tt.epoch);
+    rm_put_u32(p + 16, (uint32_t)k->size);
+    for (int r = 0; r < k->size; r++)
+        if (!rm_tasktable_is_dead(&k->tt, (uint32_t)r))
+            p[20 + r / 8] |= (unsigned char)(1u << (r % 8));
+    rm_control_broadcast(k->ctl, RM_MSG_LEADER, p, len);
+    if (k->tt.epoch > 0 && rm_epochcomm_request(k->ecomm, k->tt.epoch, p + 20, k->size) != 0)
+        rm_warn("cannot start building the epoch %llu communicator",
+                (unsigned long long)k->tt.epoch);
+    free(p);
+}
+
 static void finish(struct rm_noop *k)
 {
     k->finished = true;
@@ -297,9 +320,7 @@ static void after_apply(struct rm_noop *k, const unsigned char *p, uint64_t done
         rm_warn("rescheduled %llu unfinished tasks of dead rank %u (epoch %llu)",
                 (unsigned long long)(k->tt.rescheduled - resched_before), r,
                 (unsigned long long)k->tt.epoch);
-        unsigned char t[8]; /* every live rank learns the new epoch from this frame's stamp */
-        rm_put_u64(t, rm_raftnode_term(k->raft));
-        rm_control_broadcast(k->ctl, RM_MSG_LEADER, t, sizeof t);
+        announce(k); /* every live rank learns the new epoch and its live set */
         rebuild(k); /* the dead rank's tasks are pending again */
     }
 }
@@ -362,9 +383,7 @@ static void on_leader_changed(void *ctx, int leader, uint64_t term, bool self)
     if (!self || was)
         return;
     k->t_lead = rm_control_now(k->ctl);
-    unsigned char t[8];
-    rm_put_u64(t, term);
-    rm_control_broadcast(k->ctl, RM_MSG_LEADER, t, sizeof t);
+    announce(k);
     if (!k->tt.initialized && !k->init_proposed) {
         size_t len;
         unsigned char *e = rm_tt_encode_init(k->opts->tasks, &len);
@@ -441,13 +460,19 @@ static void on_leader_msg(struct rm_control *c, void *ctx, const struct rm_frame
 {
     struct rm_noop *k = ctx;
     (void)c;
-    if (h->length != 8 || rm_get_u64(payload) != h->term) {
+    const unsigned char *p = payload;
+    size_t bits = ((size_t)k->size + 7) / 8;
+    if (h->length != 20 + bits || rm_get_u64(p) != h->term || rm_get_u64(p + 8) != h->epoch ||
+        rm_get_u32(p + 16) != (uint32_t)k->size) {
         rm_warn("dropped a malformed leader announcement from rank %u", h->sender);
         return;
     }
     if (stale(k, h))
         return;
     adopt_leader(k, (int)h->sender, h->term);
+    if (h->epoch > 0 && rm_epochcomm_request(k->ecomm, h->epoch, p + 20, k->size) != 0)
+        rm_warn("cannot start building the epoch %llu communicator",
+                (unsigned long long)h->epoch);
 }
 
 static void on_shutdown(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
@@ -679,7 +704,8 @@ int rm_noop_create(struct rm_control *ctl, const struct rm_options *opts,
     if (k->batch > RM_TT_MAX_BATCH)
         k->batch = RM_TT_MAX_BATCH;
     k->credits = 2 * k->batch;
-    if ((rc = register_all(k)) != 0)
+    if ((rc = rm_epochcomm_create(rm_control_comm(ctl), &k->ecomm)) != 0 ||
+        (rc = register_all(k)) != 0)
         goto err;
     if (k->rank == 0 && opts->status_path) {
         struct rm_status st = {.state = "starting", .leader = -1, .size = k->size,
@@ -699,6 +725,7 @@ void rm_noop_destroy(struct rm_noop *k)
     if (!k)
         return;
     rm_raftnode_destroy(k->raft);
+    rm_epochcomm_destroy(k->ecomm);
     rm_mailbox_close(&k->mb);
     rm_tasktable_close(&k->tt);
     free(k->reserved);

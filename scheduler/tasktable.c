@@ -19,6 +19,7 @@ void rm_tasktable_close(struct rm_tasktable *tt)
     free(tt->state);
     free(tt->owner);
     free(tt->attempt);
+    free(tt->dead);
     rm_tasktable_init(tt);
 }
 
@@ -102,6 +103,13 @@ static int apply_dead(struct rm_tasktable *tt, const unsigned char *p, size_t le
     if (len != 5)
         return RM_EPROTO;
     uint32_t rank = rm_get_u32(p + 1);
+    if (rm_tasktable_is_dead(tt, rank))
+        return 0; /* a second DEAD for the same rank (from a later leader) */
+    uint32_t *d = realloc(tt->dead, (size_t)(tt->epoch + 1) * sizeof *d);
+    if (!d)
+        return RM_ENOMEM;
+    tt->dead = d;
+    tt->dead[tt->epoch] = rank;
     for (uint64_t id = 0; id < tt->n; id++) {
         if (tt->state[id] == RM_TASK_ASSIGNED && tt->owner[id] == rank) {
             tt->state[id] = RM_TASK_PENDING;
@@ -111,6 +119,14 @@ static int apply_dead(struct rm_tasktable *tt, const unsigned char *p, size_t le
     }
     tt->epoch++;
     return 0;
+}
+
+bool rm_tasktable_is_dead(const struct rm_tasktable *tt, uint32_t rank)
+{
+    for (uint64_t i = 0; i < tt->epoch; i++)
+        if (tt->dead[i] == rank)
+            return true;
+    return false;
 }
 
 int rm_tasktable_apply(struct rm_tasktable *tt, const void *data, size_t len)
@@ -185,13 +201,13 @@ unsigned char *rm_tt_encode_dead(uint32_t rank, size_t *len)
 }
 
 /* Snapshot layout: u32 magic, u8 initialized, u64 n, done, assigned, rescheduled, epoch,
- * applied, then per task u8 state, u32 owner, u32 attempt. */
+ * applied, then per task u8 state, u32 owner, u32 attempt, then epoch x u32 dead rank. */
 #define SNAP_HEAD 53u
 #define SNAP_REC 9u
 
 int rm_tasktable_encode(const struct rm_tasktable *tt, unsigned char **out, size_t *len)
 {
-    *len = SNAP_HEAD + (size_t)tt->n * SNAP_REC;
+    *len = SNAP_HEAD + (size_t)tt->n * SNAP_REC + (size_t)tt->epoch * 4;
     unsigned char *p = malloc(*len);
     if (!p)
         return RM_ENOMEM;
@@ -206,6 +222,8 @@ int rm_tasktable_encode(const struct rm_tasktable *tt, unsigned char **out, size
         rm_put_u32(r + 1, tt->owner[id]);
         rm_put_u32(r + 5, tt->attempt[id]);
     }
+    for (uint64_t i = 0; i < tt->epoch; i++)
+        rm_put_u32(p + SNAP_HEAD + SNAP_REC * tt->n + 4 * i, tt->dead[i]);
     *out = p;
     return 0;
 }
@@ -215,8 +233,8 @@ int rm_tasktable_decode(struct rm_tasktable *tt, const void *data, size_t len)
     const unsigned char *p = data;
     if (len < SNAP_HEAD || rm_get_u32(p) != SNAP_MAGIC || p[4] > 1)
         return RM_EPROTO;
-    uint64_t n = rm_get_u64(p + 5);
-    if (n > RM_TT_MAX_TASKS || len != SNAP_HEAD + n * SNAP_REC)
+    uint64_t n = rm_get_u64(p + 5), epoch = rm_get_u64(p + 37);
+    if (n > RM_TT_MAX_TASKS || epoch > (1u << 24) || len != SNAP_HEAD + n * SNAP_REC + epoch * 4)
         return RM_EPROTO;
     for (uint64_t id = 0; id < n; id++)
         if (p[SNAP_HEAD + SNAP_REC * id] > RM_TASK_DONE)
@@ -227,8 +245,15 @@ int rm_tasktable_decode(struct rm_tasktable *tt, const void *data, size_t len)
         return RM_ENOMEM;
     t.initialized = p[4];
     t.rescheduled = rm_get_u64(p + 29);
-    t.epoch = rm_get_u64(p + 37);
     t.applied = rm_get_u64(p + 45);
+    t.dead = malloc(epoch ? (size_t)epoch * 4 : 1);
+    if (!t.dead) {
+        rm_tasktable_close(&t);
+        return RM_ENOMEM;
+    }
+    t.epoch = epoch;
+    for (uint64_t i = 0; i < epoch; i++)
+        t.dead[i] = rm_get_u32(p + SNAP_HEAD + SNAP_REC * n + 4 * i);
     for (uint64_t id = 0; id < n; id++) {
         const unsigned char *r = p + SNAP_HEAD + SNAP_REC * id;
         t.state[id] = r[0];

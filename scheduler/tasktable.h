@@ -34,7 +34,8 @@ struct rm_tasktable {
     uint32_t *owner;     /* rank per task (valid when assigned or done) */
     uint32_t *attempt;   /* per task; 0 = never assigned */
     uint64_t done, assigned, rescheduled;
-    uint64_t epoch;      /* number of DEAD entries applied */
+    uint64_t epoch;      /* number of distinct ranks declared dead (DEAD entries applied) */
+    uint32_t *dead;      /* those ranks, in commit order */
     uint64_t applied;    /* entries applied */
 };
 
@@ -55,6 +56,9 @@ unsigned char *rm_tt_encode_assign(uint32_t owner, const uint64_t *ids, uint32_t
 unsigned char *rm_tt_encode_done(uint32_t owner, const uint64_t *ids, const uint32_t *attempts,
                                  uint32_t n, size_t *len);
 unsigned char *rm_tt_encode_dead(uint32_t rank, size_t *len);
+
+/* Whether rank was committed dead. Can't fail. */
+bool rm_tasktable_is_dead(const struct rm_tasktable *tt, uint32_t rank);
 
 /* Snapshot: the whole table as bytes (malloc'd; caller frees) and back. decode replaces tt's
  * contents. Returns 0, RM_ENOMEM, or RM_EPROTO for a malformed snapshot (tt unchanged). */

@@ -37,6 +37,11 @@ for survivor in (0, 1, 3):
 t.check(all(m.find(f"declared dead") < 0 or m.startswith(f"rank {victim} ")
             for _, _, _, m in t.log_lines(err)), "a live rank was declared dead")
 t.check("rescheduled" in err, "no tasks were rescheduled")
+# Every survivor built the new epoch's communicator over the 3 live ranks.
+for survivor in (0, 1, 3):
+    t.check(any(r == survivor and m.startswith("epoch 1 communicator ready: 3 ranks")
+                for _, r, _, m in t.log_lines(err)),
+            f"rank {survivor} did not build the epoch 1 communicator")
 if t.failures:
     print(err)
 t.finish("test_kill_worker")

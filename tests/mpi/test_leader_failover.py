@@ -68,6 +68,7 @@ for rank, term, _ in leaders(err):
     t.check(terms.setdefault(term, rank) == rank, f"two leaders in term {term}")
 t.check(len(terms) >= 2, f"expected at least two terms with a leader, got {terms}")
 t.check("installed the leader's snapshot" in err, "no rank caught up through a snapshot")
+t.check("epoch 2 communicator ready: 3 ranks" in err, "no epoch 2 communicator over 3 ranks")
 if new and refill:
     final = leaders(err)[-1][0]
     for r in set(range(5)) - {old, second, final}:

@@ -104,6 +104,23 @@ static void test_dead_owner_rescheduled_with_new_attempt(void)
     }
     CU_ASSERT_EQUAL(tt.rescheduled, 2);
     CU_ASSERT_EQUAL(tt.epoch, 1);
+    CU_ASSERT_TRUE(rm_tasktable_is_dead(&tt, 2));
+    CU_ASSERT_FALSE(rm_tasktable_is_dead(&tt, 3));
+    {
+        unsigned char *e_ = rm_tt_encode_dead(2, &len); /* from a later leader: no new epoch */
+        apply_owned(&tt, e_, len);
+    }
+    CU_ASSERT_EQUAL(tt.epoch, 1);
+    unsigned char *snap;
+    size_t slen;
+    struct rm_tasktable copy;
+    rm_tasktable_init(&copy);
+    CU_ASSERT_EQUAL_FATAL(rm_tasktable_encode(&tt, &snap, &slen), 0);
+    CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, slen), 0);
+    CU_ASSERT_EQUAL(copy.epoch, 1);
+    CU_ASSERT_TRUE(rm_tasktable_is_dead(&copy, 2));
+    free(snap);
+    rm_tasktable_close(&copy);
     CU_ASSERT_EQUAL(tt.state[0], RM_TASK_PENDING);
     CU_ASSERT_EQUAL(tt.state[2], RM_TASK_ASSIGNED);
     assign(&tt, 3, ids, 1);
