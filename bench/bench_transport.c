@@ -65,7 +65,7 @@ static void wait_frames(struct rm_transport *t, long *got, long want)
 {
     int act;
     while (*got < want)
-        rm_transport_poll(t, 64, count_frame, got, &act);
+        rm_transport_poll(t, 64, false, count_frame, got, &act);
 }
 
 static double rm_pingpong(struct rm_transport *t, int iters)
@@ -122,7 +122,7 @@ static double rm_rate(struct rm_transport *t, int n)
             rm_transport_send(t, 1, RM_MSG_PING, buf, 8);
             if ((i + 1) % WINDOW == 0) {
                 rm_transport_flush(t);
-                rm_transport_poll(t, 0, count_frame, &got, &act); /* reap sends */
+                rm_transport_poll(t, 0, false, count_frame, &got, &act); /* reap sends */
             }
         }
         rm_transport_flush(t);
@@ -135,7 +135,7 @@ static double rm_rate(struct rm_transport *t, int n)
     double rate = n / (MPI_Wtime() - t0);
     int act = 1;
     while (rm_transport_pending(t) > 0)
-        rm_transport_poll(t, 0, count_frame, &got, &act);
+        rm_transport_poll(t, 0, false, count_frame, &got, &act);
     return rate;
 }
 

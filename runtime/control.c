@@ -59,6 +59,7 @@ struct rm_control {
     bool calls_closed;
     atomic_bool stop;
     bool fenced;
+    bool idle; /* the previous pass found nothing to do */
     int error;
     uint64_t now;
     uint64_t linger_until;
@@ -293,7 +294,7 @@ static int loop_once(struct rm_control *c)
         return 0;
     int work = run_calls(c);
     int got = 0;
-    int rc = rm_transport_poll(c->tp, POLL_BATCHES, on_frame, c, &got);
+    int rc = rm_transport_poll(c->tp, POLL_BATCHES, c->idle, on_frame, c, &got);
     if (rc != 0 && c->error == 0)
         c->error = rc;
     for (int i = 0; i < c->n_ticks && !c->fenced; i++)
@@ -321,7 +322,8 @@ static void *control_main(void *arg)
     uint64_t spin_until = 0;
     unsigned idle_us = 0;
     while (!should_exit(c)) {
-        if (loop_once(c) > 0) {
+        c->idle = loop_once(c) == 0;
+        if (!c->idle) {
             spin_until = c->now + SPIN_NS;
             idle_us = 0;
             continue;

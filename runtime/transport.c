@@ -469,13 +469,13 @@ static int fast_progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int 
     return rc;
 }
 
-int rm_transport_poll(struct rm_transport *t, int max_batches, rm_frame_fn fn, void *ctx,
-                      int *activity)
+int rm_transport_poll(struct rm_transport *t, int max_batches, bool thorough, rm_frame_fn fn,
+                      void *ctx, int *activity)
 {
     int got = 0, sent = 0, rc = repost_all(t);
     while (rc == 0) {
         int r = 0, n = 0;
-        if (++t->polls >= FULL_EVERY || t->n_pend >= 64) {
+        if (thorough || ++t->polls >= FULL_EVERY || t->n_pend >= 64) {
             t->polls = 0;
             rc = progress(t, fn, ctx, &r, &n);
         } else {

@@ -66,9 +66,13 @@ int rm_transport_flush(struct rm_transport *t);
 
 /* Receives up to max_batches pending batches, validates them and calls fn for each good frame,
  * then completes finished sends. *activity is set to the number of batches received plus sends
- * completed. Returns 0, or RM_EMPI/RM_ENOMEM (the transport stays usable). */
-int rm_transport_poll(struct rm_transport *t, int max_batches, rm_frame_fn fn, void *ctx,
-                      int *activity);
+ * completed. Returns 0, or RM_EMPI/RM_ENOMEM (the transport stays usable).
+ * The fast path tests only the oldest posted receive, where MPI puts the next message; every
+ * FULL_EVERY polls, or always when thorough is set, it tests every request. Pass thorough when
+ * the caller is idle: a receive matched to a message from a rank that died mid-transfer never
+ * completes, and only the thorough test sees past it. */
+int rm_transport_poll(struct rm_transport *t, int max_batches, bool thorough, rm_frame_fn fn,
+                      void *ctx, int *activity);
 
 /* Declares rank dead: its queued batch is dropped, later sends to it are refused, and frames
  * from it are dropped. Permanent. Can't fail; out-of-range ranks are ignored. */
