@@ -21,7 +21,7 @@
 #define POLL_BATCHES 64
 #define SPIN_NS (50 * RM_NS_PER_US)
 #define IDLE_MIN_US 20
-#define IDLE_MAX_US 1000
+#define IDLE_MAX_US 2000
 
 struct call {
     struct call *next;
