@@ -145,7 +145,9 @@ static void run(struct rm_world *w, uint32_t batch, int rounds, long total, doub
 {
     struct bench b = {0};
     rm_mailbox_init(&b.mb);
-    struct rm_control_config cc = {.comm = w->comm, .heartbeat_ns = 100 * RM_NS_PER_MS,
+    MPI_Comm comm; /* a fresh communicator per run: nothing of an earlier run can leak in */
+    MPI_Comm_dup(w->comm, &comm);
+    struct rm_control_config cc = {.comm = comm, .heartbeat_ns = 100 * RM_NS_PER_MS,
                                    .suspect_ns = 400 * RM_NS_PER_MS, .watchers = 3};
     struct rm_raftnode_config rc = {.voters = 3, .max_batch_entries = batch, .seed = 42};
     struct rm_raftnode_app app = {.apply = on_apply, .leader_changed = on_leader, .ctx = &b};
@@ -169,7 +171,8 @@ static void run(struct rm_world *w, uint32_t batch, int rounds, long total, doub
         }
     }
     rm_control_stop(b.c, 1000);
-    MPI_Barrier(w->comm); /* everyone stops its control thread before the next round */
+    MPI_Barrier(comm); /* everyone stops its control thread before the next round */
+    MPI_Comm_free(&comm);
     rm_raftnode_destroy(b.raft);
     rm_control_destroy(b.c);
     rm_mailbox_close(&b.mb);

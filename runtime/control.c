@@ -307,13 +307,41 @@ static int loop_once(struct rm_control *c)
     return work + got;
 }
 
+static bool calls_pending(struct rm_control *c)
+{
+    pthread_mutex_lock(&c->call_mu);
+    bool pending = c->calls != NULL;
+    pthread_mutex_unlock(&c->call_mu);
+    return pending;
+}
+
+/* After a stop request, the loop goes on until the closures queued before it have run and
+ * every send has completed, or the linger time is up. */
 static bool should_exit(struct rm_control *c)
 {
     if (c->fenced)
         return true;
     if (!atomic_load(&c->stop))
         return false;
-    return rm_transport_pending(c->tp) == 0 || c->now >= c->linger_until;
+    if (c->now >= c->linger_until)
+        return true;
+    return !calls_pending(c) && rm_transport_pending(c->tp) == 0;
+}
+
+/* Closures that raced with the stop: run them, then give their sends the rest of the linger
+ * time. */
+static void final_calls(struct rm_control *c)
+{
+    pthread_mutex_lock(&c->call_mu);
+    c->calls_closed = true;
+    pthread_mutex_unlock(&c->call_mu);
+    if (run_calls(c) == 0 || c->fenced)
+        return;
+    rm_transport_flush(c->tp);
+    while (rm_transport_pending(c->tp) > 0 && rm_clock_now(&c->cfg.clock) < c->linger_until) {
+        int got;
+        rm_transport_poll(c->tp, POLL_BATCHES, true, on_frame, c, &got);
+    }
 }
 
 static void *control_main(void *arg)
@@ -335,10 +363,7 @@ static void *control_main(void *arg)
         idle_us = idle_us ? (idle_us * 2 > IDLE_MAX_US ? IDLE_MAX_US : idle_us * 2) : IDLE_MIN_US;
         idle_wait(c, idle_us);
     }
-    pthread_mutex_lock(&c->call_mu);
-    c->calls_closed = true;
-    pthread_mutex_unlock(&c->call_mu);
-    run_calls(c); /* closures own their arguments: let them free them */
+    final_calls(c); /* closures own their arguments: they must run to free them */
     return NULL;
 }
 
