@@ -33,12 +33,18 @@ static void usage(FILE *f)
     rm_options_print_help(NULL, f);
 }
 
-/* Prints a usage error once per job (rank 0, or a process not started by a launcher). */
+/* Prints a usage error once per job (rank 0, or a process not started by a launcher). The
+ * other ranks wait a moment before exiting: without --enable-recovery, mpirun kills the whole
+ * job as soon as one rank exits non-zero, which could kill rank 0 before it printed. */
 static int usage_error(const char *msg)
 {
     int r = rm_world_env_rank();
-    if (r <= 0)
+    if (r <= 0) {
         fprintf(stderr, "ringmaster: error: %s (see 'ringmaster --help')\n", msg);
+    } else {
+        struct timespec ts = {0, 500 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     return RM_EXIT_USAGE;
 }
 
