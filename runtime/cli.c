@@ -136,8 +136,8 @@ static void print_summary(const struct rm_world *w, const struct rm_noop_summary
     printf("noop: %llu tasks done in %.3f s (%.0f tasks/s) %s; %llu rescheduled\n",
            (unsigned long long)s->done, s->seconds, s->seconds > 0 ? s->done / s->seconds : 0.0,
            who, (unsigned long long)s->rescheduled);
-    printf("leader: rank %d (pid %d on %s), term %llu, %u leader change%s seen here\n", w->rank,
-           w->info[w->rank].pid, w->info[w->rank].host, (unsigned long long)s->term,
+    printf("leader: rank %d (pid %d on %s), term %llu; this rank saw %u leader%s elected\n",
+           w->rank, w->info[w->rank].pid, w->info[w->rank].host, (unsigned long long)s->term,
            s->leader_changes, s->leader_changes == 1 ? "" : "s");
     fflush(stdout);
 }

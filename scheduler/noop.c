@@ -374,7 +374,8 @@ static void adopt_leader(struct rm_noop *k, int leader, uint64_t term)
 static void on_leader_changed(void *ctx, int leader, uint64_t term, bool self)
 {
     struct rm_noop *k = ctx;
-    k->sum.leader_changes++;
+    if (leader >= 0) /* count elections, not the gaps between them */
+        k->sum.leader_changes++;
     k->sum.term = term;
     bool was = k->leading;
     k->leading = self;
