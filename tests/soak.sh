@@ -31,3 +31,14 @@ echo "soak: $ran of $seeds seeds ran, $failed failed, $(( $(date +%s) - start ))
 if [[ $ran -ne $seeds || $failed -ne 0 ]] || grep -q FAIL "$out/scripted.log"; then
     exit 1
 fi
+
+# Then random faults at random moments against real ranks (SOAK_FAULT_TRIALS, 40 by default),
+# from a random base seed; a failing trial prints the command that replays it.
+trials=${SOAK_FAULT_TRIALS:-40}
+if [[ $trials -gt 0 ]]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+    here=$(cd "$(dirname "$0")" && pwd)
+    python3 "$here/mpi/test_random_faults.py" "$build/bin/ringmaster" --trials "$trials" \
+        --seed $(( RANDOM * 32768 + RANDOM )) || exit 1
+fi

@@ -1,0 +1,82 @@
+"""Random faults at random moments. Each trial runs 6 ranks (3 voters) and, from a seed,
+picks one or two victims (any rank, the leader included), how to hit each (SIGKILL, or SIGSTOP
+then SIGCONT after 3x the suspicion timeout) and when (0.3-2.5 s in). Every trial must end on
+its own, and either finish with every task done exactly once, or, only when two Raft voters
+were lost, fail with the one clear "majority ... lost" error. A failing trial prints the command
+that replays it.
+
+Usage: test_random_faults.py RINGMASTER [--trials N] [--seed S]"""
+import argparse
+import random
+import re
+import time
+
+import rmtest as t
+
+ap = argparse.ArgumentParser()
+ap.add_argument("ringmaster")
+ap.add_argument("--trials", type=int, default=4)
+ap.add_argument("--seed", type=int, default=None)
+a = ap.parse_args()
+TASKS = 600
+ELECTED = re.compile(r"elected leader: rank (\d+) \(pid \d+\), term (\d+)")
+
+
+def plan(seed):
+    rng = random.Random(seed)
+    n = rng.choice([1, 1, 2])
+    victims = rng.sample(range(6), n)
+    return [(v, rng.choice(["kill", "kill", "stop"]), rng.uniform(0.3, 2.5)) for v in victims]
+
+
+def leader_now(err):
+    found = [int(m.group(1)) for _, _, _, msg in t.log_lines(err) for m in [ELECTED.search(msg)]
+             if m]
+    return found[-1] if found else 0
+
+
+def trial(seed):
+    steps = sorted(plan(seed), key=lambda s: s[2])
+    job = t.Job(6, [a.ringmaster, "run", "noop", "--tasks", str(TASKS), "--task-ms", "25",
+                    "--batch-size", "2", "--voters", "3"])
+    ranks = job.ranks(6)
+    start, hit = time.time(), []
+    for victim, how, at in steps:
+        time.sleep(max(0.0, start + at - time.time()))
+        if victim == 0 and len(steps) == 1:
+            victim = leader_now(job.stderr())  # make sure leaders get hit too
+        pid = ranks.get(victim)
+        if pid is None or job.proc.poll() is not None:
+            continue
+        try:
+            t.os.kill(pid, t.signal.SIGKILL if how == "kill" else t.signal.SIGSTOP)
+            hit.append((victim, how, round(at, 2)))
+            if how == "stop":
+                time.sleep(1.2)
+                t.os.kill(pid, t.signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    rc = job.wait(timeout=120)
+    out, err = job.stdout(), job.stderr()
+    voters_hit = len([v for v, _, _ in hit if v < 3])
+    finished = f"noop: {TASKS} tasks done" in out
+    majority_lost = "a majority of the Raft group is lost" in err
+    where = f"seed {seed} (faults {hit}); replay: python3 {__file__} {a.ringmaster} --seed {seed} --trials 1"
+    if not t.check(rc is not None, f"job did not end on its own: {where}"):
+        return
+    if not finished:
+        t.check(majority_lost and voters_hit >= 2,
+                f"job failed without losing a Raft majority: {where}\n{out}\n{err[-3000:]}")
+    terms = {}
+    for _, _, _, msg in t.log_lines(err):
+        m = ELECTED.search(msg)
+        if m:
+            t.check(terms.setdefault(int(m.group(2)), int(m.group(1))) == int(m.group(1)),
+                    f"two leaders in term {m.group(2)}: {where}")
+    print(f"seed {seed}: faults {hit} -> {'done' if finished else 'majority lost'}", flush=True)
+
+
+base = a.seed if a.seed is not None else 1  # make soak passes random seeds
+for i in range(a.trials):
+    trial(base + i)
+t.finish("test_random_faults")
