@@ -379,8 +379,12 @@ static void on_leader_changed(void *ctx, int leader, uint64_t term, bool self)
     k->sum.term = term;
     bool was = k->leading;
     k->leading = self;
-    if (leader >= 0)
+    if (leader >= 0) {
         adopt_leader(k, leader, term);
+    } else if (k->leader >= 0) { /* an election is on: this member knows of no leader now */
+        k->leader = -1;
+        k->leaderless_since = rm_control_now(k->ctl);
+    }
     if (!self || was)
         return;
     k->t_lead = rm_control_now(k->ctl);
@@ -485,7 +489,11 @@ static void on_shutdown(struct rm_control *c, void *ctx, const struct rm_frame_h
         rm_warn("dropped a malformed or stale shutdown from rank %u", h->sender);
         return;
     }
-    end_job(k, (int)rm_get_u32(payload));
+    uint32_t status = rm_get_u32(payload);
+    if (status != 0)
+        rm_error("the job failed (rank %u ended it with status %u; see its message)", h->sender,
+                 status);
+    end_job(k, (int)status);
 }
 
 static void on_death(struct rm_control *c, void *ctx, uint32_t rank, enum rm_death_cause cause)
@@ -528,6 +536,10 @@ static void on_tick(struct rm_control *c, void *ctx, uint64_t now)
         rm_error("no leader for %.1f s: a majority of the Raft group is lost; the job fails",
                  (double)(now - k->leaderless_since) / 1e9);
         write_status(k, "failed");
+        /* Workers outside the group may still think a stepped-down leader leads: tell them. */
+        unsigned char st[4];
+        rm_put_u32(st, 3);
+        rm_control_broadcast(k->ctl, RM_MSG_SHUTDOWN, st, sizeof st);
         end_job(k, 3);
     }
 }
