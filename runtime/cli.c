@@ -1,6 +1,7 @@
 /* cli.c: see cli.h. */
 #include "runtime/cli.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -68,8 +69,62 @@ static enum rm_log_level level_of(const struct rm_options *o)
     return o->verbosity < 0 ? RM_LOG_WARN : o->verbosity > 0 ? RM_LOG_DEBUG : RM_LOG_INFO;
 }
 
+/* Start-up watchdog. MPI start-up is collective and has no failure detection: a rank that
+ * dies during it leaves the others waiting forever (seen here, in MPI_Comm_dup). So start-up
+ * gets a deadline; past it the rank says why and exits 3. */
+static pthread_mutex_t startup_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t startup_cv = PTHREAD_COND_INITIALIZER;
+static bool startup_done;
+
+static void *startup_watchdog(void *arg)
+{
+    unsigned secs = *(const unsigned *)arg;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += secs;
+    pthread_mutex_lock(&startup_mu);
+    while (!startup_done)
+        if (pthread_cond_timedwait(&startup_cv, &startup_mu, &until) != 0)
+            break;
+    bool done = startup_done;
+    pthread_mutex_unlock(&startup_mu);
+    if (!done) {
+        fprintf(stderr, "ringmaster: error: MPI start-up did not finish within %u s (a rank "
+                        "probably died while the job was starting); the job fails\n", secs);
+        fflush(stderr);
+        _exit(RM_EXIT_FAILED);
+    }
+    return NULL;
+}
+
+static void startup_finished(pthread_t *th)
+{
+    pthread_mutex_lock(&startup_mu);
+    startup_done = true;
+    pthread_cond_signal(&startup_cv);
+    pthread_mutex_unlock(&startup_mu);
+    pthread_join(*th, NULL);
+}
+
 /* Starts MPI, pins this rank and shares every rank's identity. Collective. */
+static int bootstrap_body(int *argc, char ***argv, const struct rm_options *o,
+                          struct rm_world *w);
+
 static int bootstrap(int *argc, char ***argv, const struct rm_options *o, struct rm_world *w)
+{
+    pthread_t th;
+    unsigned secs = o->startup_s;
+    if (pthread_create(&th, NULL, startup_watchdog, &secs) != 0) {
+        fprintf(stderr, "ringmaster: error: cannot start the start-up watchdog\n");
+        return RM_EIO;
+    }
+    int rc = bootstrap_body(argc, argv, o, w);
+    startup_finished(&th);
+    return rc;
+}
+
+static int bootstrap_body(int *argc, char ***argv, const struct rm_options *o,
+                          struct rm_world *w)
 {
     int rc = rm_world_init(argc, argv, w);
     if (rc != 0) {

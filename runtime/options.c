@@ -26,6 +26,7 @@ void rm_options_defaults(struct rm_options *o)
     o->voters = 3;
     o->election_ms = 150;
     o->snapshot_entries = 4096;
+    o->startup_s = 120;
     o->bind = RM_BIND_CORE;
     o->policy = RM_POLICY_COMPACT;
     o->tasks = 1000;
@@ -120,6 +121,8 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
         o->status_path = v;
         return 0;
     }
+    if (strcmp(name, "--startup-timeout") == 0)
+        return parse_u32(name, v, 1, 86400, &o->startup_s, err, len);
     if (strcmp(name, "--voters") == 0)
         return parse_u32(name, v, 1, 15, &o->voters, err, len);
     if (strcmp(name, "--election-timeout-ms") == 0)
@@ -259,6 +262,7 @@ void rm_options_print_help(const char *kernel, void *file)
           "                        compact fills one package first; scatter round-robins\n"
           "                        over packages and NUMA nodes [compact]\n"
           "  --status FILE         live status JSON, replaced atomically twice a second\n"
+          "  --startup-timeout S   fail (exit 3) if MPI start-up takes longer [120]\n"
           "  --quiet, --verbose    less or more logging on stderr\n",
           f);
 }

@@ -34,6 +34,7 @@ struct rm_options {
     uint32_t task_ms;          /* --task-ms: CPU-bound work per task [0] */
     bool help;                 /* `run KERNEL --help` */
     uint32_t hold_ms;          /* info --hold-ms: stay alive after printing [0] */
+    uint32_t startup_s;        /* --startup-timeout: seconds for MPI start-up [120] */
 };
 
 /* Fills opts with every default. Can't fail. */
