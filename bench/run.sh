@@ -54,6 +54,7 @@ save leader_failover timeout 1800 python3 "$here/bench_runtime.py" failover "$rm
 if [ -x "$build/bench/bench_ring" ]; then
     save ring timeout 600 "$build/bench/bench_ring" || status=1
 fi
+save scheduler timeout 1800 python3 "$here/bench_scheduler.py" "$build" || status=1
 save false_positives timeout 4000 python3 "$here/bench_runtime.py" falsepos "$rm_bin" \
     --seconds "${BENCH_FALSEPOS_SECONDS:-600}" || status=1
 echo "bench: results in $out" >&2

@@ -14,7 +14,8 @@
 #include "runtime/options.h"
 #include "runtime/pin.h"
 #include "runtime/world.h"
-#include "scheduler/noop.h"
+#include "kernels/kernel.h"
+#include "scheduler/farmnode.h"
 
 static void usage(FILE *f)
 {
@@ -180,20 +181,12 @@ static int cmd_info(int argc, char **argv, int *pargc, char ***pargv)
     return RM_EXIT_OK;
 }
 
-/* Printed by the leader that saw the job finish. */
-static void print_summary(const struct rm_world *w, const struct rm_noop_summary *s)
+/* Printed by the leader that saw the job finish, after the kernel's own summary. */
+static void print_summary(const struct rm_world *w, const struct rm_farmnode_summary *s)
 {
-    char who[64];
-    if (s->workers_end == 0)
-        snprintf(who, sizeof who, "by the leader alone");
-    else
-        snprintf(who, sizeof who, "with %u workers alive at the end", s->workers_end);
-    printf("noop: %llu tasks done in %.3f s (%.0f tasks/s) %s; %llu rescheduled\n",
-           (unsigned long long)s->done, s->seconds, s->seconds > 0 ? s->done / s->seconds : 0.0,
-           who, (unsigned long long)s->rescheduled);
     printf("leader: rank %d (pid %d on %s), term %llu; this rank saw %u leader%s elected\n",
-           w->rank, w->info[w->rank].pid, w->info[w->rank].host, (unsigned long long)s->term,
-           s->leader_changes, s->leader_changes == 1 ? "" : "s");
+           w->rank, w->info[w->rank].pid, w->info[w->rank].host, (unsigned long long)s->st.term,
+           s->st.leader_changes, s->st.leader_changes == 1 ? "" : "s");
     fflush(stdout);
 }
 
@@ -212,7 +205,8 @@ static void log_transport(struct rm_control *ctl)
 
 /* Runs a kernel on a started world; returns the exit status. *peers_died tells whether any
  * rank died or was fenced during the job (this one included). */
-static int run_kernel(struct rm_world *w, const struct rm_options *o, bool *peers_died)
+static int run_kernel(struct rm_world *w, const struct rm_options *o,
+                      const struct rm_farm_kernel *kernel, bool *peers_died)
 {
     struct rm_control_config cc = {.comm = w->comm,
                                    .heartbeat_ns = o->heartbeat_ms * RM_NS_PER_MS,
@@ -220,28 +214,29 @@ static int run_kernel(struct rm_world *w, const struct rm_options *o, bool *peer
                                    .watchers = o->watchers,
                                    .no_self_fence = getenv("RINGMASTER_FAULT_NO_SELF_FENCE") != NULL};
     struct rm_control *ctl;
-    struct rm_noop *k = NULL;
-    struct rm_noop_summary sum = {0};
+    struct rm_farmnode *k = NULL;
+    struct rm_farmnode_summary sum = {0};
     int status = RM_EXIT_FAILED;
     int rc = rm_control_create(&cc, &ctl);
     if (rc != 0) {
         rm_error("starting the control thread: %s", rm_strerror(rc));
         return RM_EXIT_FAILED;
     }
-    if ((rc = rm_noop_create(ctl, o, w->info, &k)) != 0 || (rc = rm_control_start(ctl)) != 0) {
+    if ((rc = rm_farmnode_create(ctl, o, w->info, kernel, &k)) != 0 ||
+        (rc = rm_control_start(ctl)) != 0) {
         rm_error("starting the kernel: %s", rm_strerror(rc));
         goto out;
     }
-    status = rm_noop_run(k, &sum);
+    status = rm_farmnode_run(k, &sum);
     rc = rm_control_stop(ctl, 2000);
     if (rc != 0)
-        rm_warn("control thread: %s", rm_strerror(rc));
+        rm_warn("control thread: %s (%d)", rm_strerror(rc), rc);
     log_transport(ctl);
     *peers_died = rm_control_fenced(ctl) || rm_control_live_count(ctl) < w->size;
-    if (status == 0 && sum.finished_here)
+    if (status == 0 && sum.st.finished_here)
         print_summary(w, &sum);
 out:
-    rm_noop_destroy(k);
+    rm_farmnode_destroy(k);
     rm_control_destroy(ctl);
     return status;
 }
@@ -263,12 +258,26 @@ static int cmd_run(int argc, char **argv, int *pargc, char ***pargv)
             rm_options_print_help(o.kernel, stdout);
         return RM_EXIT_OK;
     }
-    struct rm_world w;
-    if (bootstrap(pargc, pargv, &o, &w) != 0)
+    /* Every rank reads and checks the input before MPI starts: bad input is a usage error,
+     * reported once. */
+    struct rm_farm_kernel *kernel = NULL;
+    rc = rm_kernel_open(&o, rm_world_env_rank() < 0 ? 0 : rm_world_env_rank(), &kernel, err,
+                        sizeof err);
+    if (rc == RM_EUSAGE || rc == RM_ENOENT)
+        return usage_error(err);
+    if (rc != 0) {
+        fprintf(stderr, "ringmaster: opening kernel %s: %s\n", o.kernel, rm_strerror(rc));
         return RM_EXIT_FAILED;
+    }
+    struct rm_world w;
+    if (bootstrap(pargc, pargv, &o, &w) != 0) {
+        rm_kernel_close(kernel);
+        return RM_EXIT_FAILED;
+    }
     bool peers_died = false;
-    int status = run_kernel(&w, &o, &peers_died);
+    int status = run_kernel(&w, &o, kernel, &peers_died);
     rm_world_finalize(&w, peers_died);
+    rm_kernel_close(kernel);
     return status;
 }
 

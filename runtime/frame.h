@@ -43,6 +43,7 @@ enum rm_msg_type {
     RM_MSG_SHUTDOWN = 7,  /* coordinator -> all: u32 exit status; the job is over */
     RM_MSG_RAFT = 8,      /* a Raft message; payload encoded by the Raft codec */
     RM_MSG_LEADER = 9,    /* new leader -> all: u64 term; "send your completions to me" */
+    RM_MSG_FAIL = 10,     /* worker -> coordinator: a task attempt failed, with the reason */
     RM_MSG_TYPE_COUNT     /* one past the last valid type */
 };
 

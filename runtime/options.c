@@ -10,11 +10,11 @@
 
 #include "ringmaster.h"
 
-static const char *const kernels[] = {"noop"};
+static const char *const kernels[] = {"noop", "tasks"};
 
 const char *rm_options_kernels(void)
 {
-    return "noop";
+    return "noop, tasks";
 }
 
 void rm_options_defaults(struct rm_options *o)
@@ -30,6 +30,9 @@ void rm_options_defaults(struct rm_options *o)
     o->bind = RM_BIND_CORE;
     o->policy = RM_POLICY_COMPACT;
     o->tasks = 1000;
+    o->max_attempts = 3;
+    o->vnodes = 4096;
+    o->speculation = true;
 }
 
 static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -141,6 +144,20 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
         o->policy = choice ? RM_POLICY_SCATTER : RM_POLICY_COMPACT;
         return rc;
     }
+    if (strcmp(name, "--max-attempts") == 0)
+        return parse_u32(name, v, 1, 255, &o->max_attempts, err, len);
+    if (strcmp(name, "--vnodes") == 0)
+        return parse_u32(name, v, 1, 65536, &o->vnodes, err, len);
+    if (strcmp(o->kernel, "info") != 0 && strcmp(name, "--output") == 0) {
+        if (!v || !*v || v[0] == '-')
+            return fail(err, len, "option --output needs a path");
+        o->output = v;
+        return 0;
+    }
+    if (strcmp(o->kernel, "tasks") == 0 && strcmp(name, "--retries") == 0)
+        return parse_u32(name, v, 0, 100, &o->retries, err, len);
+    if (strcmp(o->kernel, "tasks") == 0 && strcmp(name, "--timeout") == 0)
+        return parse_u32(name, v, 0, 31 * 86400, &o->timeout_s, err, len);
     if (strcmp(o->kernel, "info") == 0 && strcmp(name, "--hold-ms") == 0)
         return parse_u32(name, v, 0, 3600000, &o->hold_ms, err, len);
     if (strcmp(o->kernel, "noop") == 0 && strcmp(name, "--tasks") == 0)
@@ -158,6 +175,8 @@ static int parse_flag(struct rm_options *o, const char *name)
         o->verbosity = 1;
     else if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
         o->help = true;
+    else if (strcmp(name, "--no-speculation") == 0)
+        o->speculation = false;
     else
         return 1;
     return 0;
@@ -175,11 +194,47 @@ static int check_kernel(const char *name, char *err, size_t len)
 /* Checks relations between options once all are read. */
 static int finish(struct rm_options *o, char *err, size_t len)
 {
+    if (o->help)
+        return 0;
+    if (strcmp(o->kernel, "tasks") == 0) {
+        if (o->n_inputs != 1)
+            return fail(err, len, "tasks needs exactly one --input FILE of commands, one per line");
+        if (!o->output)
+            return fail(err, len, "tasks needs --output FILE");
+    }
     if (o->suspect_ms == 0)
         o->suspect_ms = 4 * o->heartbeat_ms;
     if (o->suspect_ms <= o->heartbeat_ms)
         return fail(err, len, "--suspect-ms (%u) must be larger than --heartbeat-ms (%u)",
                     o->suspect_ms, o->heartbeat_ms);
+    return 0;
+}
+
+/* --input PATH [PATH...] (or --input=PATH): takes paths up to the next option. *i is the
+ * index of --input and ends on the last path taken. */
+static int parse_inputs(struct rm_options *o, int argc, char **argv, int *i, const char *value,
+                        char *err, size_t len)
+{
+    if (o->inputs)
+        return fail(err, len, "option --input given twice; list every path after one --input");
+    int first = value ? *i : *i + 1, last = first;
+    if (!value)
+        while (last < argc && strncmp(argv[last], "--", 2) != 0)
+            last++;
+    else
+        last = first + 1;
+    if (last == first || (!value && argv[first][0] == '\0') || (value && !*value))
+        return fail(err, len, "option --input needs at least one path");
+    if ((unsigned)(last - first) > RM_OPTIONS_MAX_INPUTS)
+        return fail(err, len, "option --input: more than %u paths", RM_OPTIONS_MAX_INPUTS);
+    if (value) {
+        o->input_eq[0] = argv[*i] + 8; /* --input=PATH: the path is inside argv[*i] */
+        o->inputs = o->input_eq;
+    } else {
+        o->inputs = argv + first;
+    }
+    o->n_inputs = (uint32_t)(last - first);
+    *i = value ? *i : last - 1;
     return 0;
 }
 
@@ -199,6 +254,12 @@ static int parse_args(int argc, char **argv, struct rm_options *o, char *err, si
         }
         if (!value && parse_flag(o, name) == 0)
             continue;
+        if (strcmp(name, "--input") == 0 && strcmp(o->kernel, "info") != 0) {
+            int rc = parse_inputs(o, argc, argv, &i, value, err, len);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         int used_next = value == NULL;
         if (!value)
             value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -238,6 +299,22 @@ int rm_options_parse_info(int argc, char **argv, struct rm_options *o, char *err
 void rm_options_print_help(const char *kernel, void *file)
 {
     FILE *f = file;
+    if (kernel && strcmp(kernel, "tasks") == 0)
+        fputs("Usage: ringmaster run tasks --input COMMANDS --output FILE [options]\n"
+              "A fault-tolerant task farm: runs every line of COMMANDS as a /bin/sh command\n"
+              "on the workers. If a rank dies, its commands run again elsewhere. The output\n"
+              "lists every command in input order, each as one header line\n"
+              "  #ringmaster-task line=L status=S bytes=B seconds=T rank=R attempts=A command=C\n"
+              "then exactly B bytes of its combined stdout and stderr, then a newline.\n"
+              "Blank lines and lines starting with # are skipped. Commands must be safe to\n"
+              "run twice. Exit status 3 if any command ended non-zero (after its retries).\n"
+              "Every rank must see --output's directory (a shared file system).\n\n"
+              "Kernel options:\n"
+              "  --input FILE          the commands, one per line (required)\n"
+              "  --output FILE         the report, written once complete (required)\n"
+              "  --retries N           rerun a command that exits non-zero up to N times [0]\n"
+              "  --timeout S           kill a command after S seconds; 0 no limit [0]\n\n",
+              f);
     if (kernel && strcmp(kernel, "noop") == 0)
         fputs("Usage: ringmaster run noop [options]\n"
               "Runs N empty tasks through the coordinator and the workers; measures the\n"
@@ -257,6 +334,9 @@ void rm_options_print_help(const char *kernel, void *file)
           "  --snapshot-entries N  snapshot the task table and compact the Raft log every\n"
           "                        N committed entries; 0 never [4096]\n"
           "  --batch-size N        tasks per dispatch message [automatic]\n"
+          "  --max-attempts N      a task that fails N times fails the job (exit 3) [3]\n"
+          "  --no-speculation      no backup copies of straggling tasks\n"
+          "  --vnodes N            virtual nodes per rank on the placement ring [4096]\n"
           "  --bind core|none      pin each rank to a core with hwloc [core]\n"
           "  --bind-policy compact|scatter\n"
           "                        compact fills one package first; scatter round-robins\n"

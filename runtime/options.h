@@ -29,6 +29,19 @@ struct rm_options {
     uint32_t snapshot_entries; /* --snapshot-entries: compact the Raft log this often [4096] */
     int verbosity;             /* --quiet -1, default 0, --verbose 1 */
     const char *status_path;   /* --status FILE: live status JSON [none]; borrowed from argv */
+    /* scheduler */
+    uint32_t max_attempts;     /* --max-attempts: failed attempts that fail a task [3] */
+    uint32_t vnodes;           /* --vnodes: ring virtual nodes per rank [4096] */
+    bool speculation;          /* backup copies of stragglers; --no-speculation turns off [on] */
+    /* input and output */
+    char *const *inputs;       /* --input PATH [PATH...]: borrowed from argv (the array too), or
+                                  input_eq after --input=PATH: do not copy a parsed struct */
+    uint32_t n_inputs;
+    char *input_eq[1];
+    const char *output;        /* --output PATH [none] */
+    /* tasks kernel */
+    uint32_t retries;          /* --retries: reruns of a command that exits non-zero [0] */
+    uint32_t timeout_s;        /* --timeout: seconds a command may run; 0 = no limit [0] */
     /* noop kernel */
     uint64_t tasks;            /* --tasks [1000] */
     uint32_t task_ms;          /* --task-ms: CPU-bound work per task [0] */
@@ -36,6 +49,9 @@ struct rm_options {
     uint32_t hold_ms;          /* info --hold-ms: stay alive after printing [0] */
     uint32_t startup_s;        /* --startup-timeout: seconds for MPI start-up [120] */
 };
+
+/* Most --input paths accepted. */
+#define RM_OPTIONS_MAX_INPUTS 4096u
 
 /* Fills opts with every default. Can't fail. */
 void rm_options_defaults(struct rm_options *opts);

@@ -7,7 +7,7 @@
 #include "ringmaster.h"
 #include "runtime/frame.h"
 
-#define SNAP_MAGIC 0x31545452u /* "RTT1" */
+#define SNAP_MAGIC 0x32545452u /* "RTT2" */
 
 void rm_tasktable_init(struct rm_tasktable *tt)
 {
@@ -16,41 +16,88 @@ void rm_tasktable_init(struct rm_tasktable *tt)
 
 void rm_tasktable_close(struct rm_tasktable *tt)
 {
+    free(tt->stage_first);
+    free(tt->stage_done);
     free(tt->state);
     free(tt->owner);
     free(tt->attempt);
+    free(tt->backup);
+    free(tt->backup_attempt);
+    free(tt->issued);
+    free(tt->fails);
+    free(tt->key);
     free(tt->dead);
     rm_tasktable_init(tt);
 }
 
-static int alloc_tasks(struct rm_tasktable *tt, uint64_t n)
+static int alloc_tasks(struct rm_tasktable *tt, uint64_t n, uint32_t stages)
 {
     size_t k = n ? (size_t)n : 1;
+    tt->stage_first = calloc((size_t)stages + 1, sizeof *tt->stage_first);
+    tt->stage_done = calloc(stages ? stages : 1, sizeof *tt->stage_done);
     tt->state = calloc(k, sizeof *tt->state);
     tt->owner = calloc(k, sizeof *tt->owner);
     tt->attempt = calloc(k, sizeof *tt->attempt);
-    if (!tt->state || !tt->owner || !tt->attempt) {
+    tt->backup = malloc(k * sizeof *tt->backup);
+    tt->backup_attempt = calloc(k, sizeof *tt->backup_attempt);
+    tt->issued = calloc(k, sizeof *tt->issued);
+    tt->fails = calloc(k, sizeof *tt->fails);
+    tt->key = calloc(k, sizeof *tt->key);
+    if (!tt->stage_first || !tt->stage_done || !tt->state || !tt->owner || !tt->attempt ||
+        !tt->backup || !tt->backup_attempt || !tt->issued || !tt->fails || !tt->key) {
         rm_tasktable_close(tt);
         return RM_ENOMEM;
     }
+    memset(tt->backup, 0xff, k * sizeof *tt->backup);
     tt->n = n;
+    tt->stages = stages;
     tt->initialized = true;
     return 0;
 }
 
+uint32_t rm_tasktable_stage(const struct rm_tasktable *tt, uint64_t id)
+{
+    uint32_t lo = 0, hi = tt->stages; /* the stage s with stage_first[s] <= id < [s + 1] */
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (tt->stage_first[mid] <= id)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 static int apply_init(struct rm_tasktable *tt, const unsigned char *p, size_t len)
 {
-    if (len != 9)
+    if (len < 17)
         return RM_EPROTO;
     uint64_t n = rm_get_u64(p + 1);
-    if (n > RM_TT_MAX_TASKS)
+    uint32_t max_attempts = rm_get_u32(p + 9), stages = rm_get_u32(p + 13);
+    if (n > RM_TT_MAX_TASKS || max_attempts == 0 || stages == 0 || stages > RM_TT_MAX_STAGES ||
+        len != 17 + 8 * (size_t)stages)
+        return RM_EPROTO;
+    uint64_t sum = 0;
+    for (uint32_t s = 0; s < stages; s++) {
+        uint64_t c = rm_get_u64(p + 17 + 8 * (size_t)s);
+        if (c > RM_TT_MAX_TASKS)
+            return RM_EPROTO;
+        sum += c;
+    }
+    if (sum != n)
         return RM_EPROTO;
     if (tt->initialized)
         return 0; /* a second INIT (from a later leader) changes nothing */
-    return alloc_tasks(tt, n);
+    int rc = alloc_tasks(tt, n, stages);
+    if (rc != 0)
+        return rc;
+    tt->max_attempts = max_attempts;
+    for (uint32_t s = 0; s < stages; s++)
+        tt->stage_first[s + 1] = tt->stage_first[s] + rm_get_u64(p + 17 + 8 * (size_t)s);
+    return 0;
 }
 
-/* Validates an id list header: u8 op, u32 owner, u32 n, then n records of `rec` bytes. */
+/* Validates an id list header: u8 op, u32 rank, u32 n, then n records of `rec` bytes. */
 static long batch_count(const unsigned char *p, size_t len, size_t rec)
 {
     if (len < 9)
@@ -61,22 +108,58 @@ static long batch_count(const unsigned char *p, size_t len, size_t rec)
     return n;
 }
 
+static uint32_t next_attempt(struct rm_tasktable *tt, uint64_t id)
+{
+    return ++tt->issued[id];
+}
+
 static int apply_assign(struct rm_tasktable *tt, const unsigned char *p, size_t len)
 {
     long n = batch_count(p, len, 8);
     if (n < 0)
         return RM_EPROTO;
     uint32_t owner = rm_get_u32(p + 1);
+    if (rm_tasktable_is_dead(tt, owner))
+        return 0; /* proposed before the owner's death was committed */
     for (long i = 0; i < n; i++) {
         uint64_t id = rm_get_u64(p + 9 + 8 * i);
         if (id >= tt->n || tt->state[id] != RM_TASK_PENDING)
             continue;
         tt->state[id] = RM_TASK_ASSIGNED;
         tt->owner[id] = owner;
-        tt->attempt[id]++;
+        tt->attempt[id] = next_attempt(tt, id);
         tt->assigned++;
     }
     return 0;
+}
+
+static int apply_backup(struct rm_tasktable *tt, const unsigned char *p, size_t len)
+{
+    long n = batch_count(p, len, 8);
+    if (n < 0)
+        return RM_EPROTO;
+    uint32_t rank = rm_get_u32(p + 1);
+    if (rm_tasktable_is_dead(tt, rank))
+        return 0;
+    for (long i = 0; i < n; i++) {
+        uint64_t id = rm_get_u64(p + 9 + 8 * i);
+        if (id >= tt->n || tt->state[id] != RM_TASK_ASSIGNED || tt->backup[id] != RM_TT_NONE ||
+            tt->owner[id] == rank)
+            continue;
+        tt->backup[id] = rank;
+        tt->backup_attempt[id] = next_attempt(tt, id);
+        tt->backups++;
+    }
+    return 0;
+}
+
+bool rm_tasktable_runs(const struct rm_tasktable *tt, uint64_t id, uint32_t rank,
+                       uint32_t attempt)
+{
+    if (id >= tt->n || tt->state[id] != RM_TASK_ASSIGNED)
+        return false;
+    return (tt->owner[id] == rank && tt->attempt[id] == attempt) ||
+           (tt->backup[id] == rank && tt->backup_attempt[id] == attempt);
 }
 
 static int apply_done(struct rm_tasktable *tt, const unsigned char *p, size_t len)
@@ -84,17 +167,67 @@ static int apply_done(struct rm_tasktable *tt, const unsigned char *p, size_t le
     long n = batch_count(p, len, 12);
     if (n < 0)
         return RM_EPROTO;
-    uint32_t owner = rm_get_u32(p + 1);
+    uint32_t rank = rm_get_u32(p + 1);
     for (long i = 0; i < n; i++) {
         uint64_t id = rm_get_u64(p + 9 + 12 * i);
         uint32_t attempt = rm_get_u32(p + 9 + 12 * i + 8);
-        if (id >= tt->n || tt->state[id] != RM_TASK_ASSIGNED || tt->owner[id] != owner ||
-            tt->attempt[id] != attempt)
-            continue; /* stale attempt or duplicate */
+        if (!rm_tasktable_runs(tt, id, rank, attempt))
+            continue; /* stale attempt, duplicate, or the other copy won */
         tt->state[id] = RM_TASK_DONE;
+        tt->owner[id] = rank;
+        tt->attempt[id] = attempt;
+        tt->backup[id] = RM_TT_NONE;
         tt->assigned--;
         tt->done++;
+        tt->stage_done[rm_tasktable_stage(tt, id)]++;
     }
+    return 0;
+}
+
+/* The owner's copy of an assigned task is gone: its backup takes over, or the task waits to be
+ * assigned again. Returns true if it went back to pending. */
+static bool drop_owner(struct rm_tasktable *tt, uint64_t id)
+{
+    if (tt->backup[id] != RM_TT_NONE) {
+        tt->owner[id] = tt->backup[id];
+        tt->attempt[id] = tt->backup_attempt[id];
+        tt->backup[id] = RM_TT_NONE;
+        return false;
+    }
+    tt->state[id] = RM_TASK_PENDING;
+    tt->assigned--;
+    return true;
+}
+
+static int apply_fail(struct rm_tasktable *tt, const unsigned char *p, size_t len)
+{
+    if (len < 19)
+        return RM_EPROTO;
+    uint32_t rank = rm_get_u32(p + 1), attempt = rm_get_u32(p + 13);
+    uint64_t id = rm_get_u64(p + 5);
+    uint16_t elen = (uint16_t)(p[17] | p[18] << 8);
+    if (elen > RM_TT_MAX_ERROR || len != 19 + (size_t)elen)
+        return RM_EPROTO;
+    if (!rm_tasktable_runs(tt, id, rank, attempt) || tt->job_failed)
+        return 0;
+    tt->failures++;
+    if (tt->fails[id] < UINT8_MAX)
+        tt->fails[id]++;
+    if (tt->backup[id] == rank && tt->backup_attempt[id] == attempt)
+        tt->backup[id] = RM_TT_NONE;
+    else
+        drop_owner(tt, id);
+    if (tt->fails[id] < tt->max_attempts)
+        return 0;
+    if (tt->state[id] == RM_TASK_ASSIGNED) /* its other copy is abandoned too */
+        tt->assigned--;
+    tt->state[id] = RM_TASK_FAILED;
+    tt->backup[id] = RM_TT_NONE;
+    tt->job_failed = true;
+    tt->failed_task = id;
+    tt->failed_rank = rank;
+    memcpy(tt->failed_error, p + 19, elen);
+    tt->failed_error[elen] = '\0';
     return 0;
 }
 
@@ -111,11 +244,12 @@ static int apply_dead(struct rm_tasktable *tt, const unsigned char *p, size_t le
     tt->dead = d;
     tt->dead[tt->epoch] = rank;
     for (uint64_t id = 0; id < tt->n; id++) {
-        if (tt->state[id] == RM_TASK_ASSIGNED && tt->owner[id] == rank) {
-            tt->state[id] = RM_TASK_PENDING;
-            tt->assigned--;
+        if (tt->state[id] != RM_TASK_ASSIGNED)
+            continue;
+        if (tt->backup[id] == rank)
+            tt->backup[id] = RM_TT_NONE;
+        else if (tt->owner[id] == rank && drop_owner(tt, id))
             tt->rescheduled++;
-        }
     }
     tt->epoch++;
     return 0;
@@ -134,12 +268,16 @@ int rm_tasktable_apply(struct rm_tasktable *tt, const void *data, size_t len)
     const unsigned char *p = data;
     if (len < 1)
         return RM_EPROTO;
+    if (p[0] != RM_TT_INIT && p[0] != RM_TT_DEAD && !tt->initialized)
+        return p[0] >= RM_TT_ASSIGN && p[0] <= RM_TT_FAIL ? 0 : RM_EPROTO; /* no tasks yet */
     int rc;
     switch (p[0]) {
     case RM_TT_INIT: rc = apply_init(tt, p, len); break;
     case RM_TT_ASSIGN: rc = apply_assign(tt, p, len); break;
     case RM_TT_DONE: rc = apply_done(tt, p, len); break;
     case RM_TT_DEAD: rc = apply_dead(tt, p, len); break;
+    case RM_TT_BACKUP: rc = apply_backup(tt, p, len); break;
+    case RM_TT_FAIL: rc = apply_fail(tt, p, len); break;
     default: rc = RM_EPROTO;
     }
     if (rc == 0)
@@ -147,41 +285,61 @@ int rm_tasktable_apply(struct rm_tasktable *tt, const void *data, size_t len)
     return rc;
 }
 
-static unsigned char *batch_buf(uint8_t op, uint32_t owner, uint32_t n, size_t rec, size_t *len)
+static unsigned char *batch_buf(uint8_t op, uint32_t rank, uint32_t n, size_t rec, size_t *len)
 {
+    if (n > RM_TT_MAX_BATCH)
+        return NULL;
     *len = 9 + (size_t)n * rec;
     unsigned char *p = malloc(*len);
     if (!p)
         return NULL;
     p[0] = op;
-    rm_put_u32(p + 1, owner);
+    rm_put_u32(p + 1, rank);
     rm_put_u32(p + 5, n);
     return p;
 }
 
-unsigned char *rm_tt_encode_init(uint64_t tasks, size_t *len)
+unsigned char *rm_tt_encode_init(uint64_t tasks, uint32_t max_attempts, uint32_t stages,
+                                 const uint64_t *counts, size_t *len)
 {
-    unsigned char *p = malloc(9);
+    if (stages == 0 || stages > RM_TT_MAX_STAGES || !counts || max_attempts == 0)
+        return NULL;
+    *len = 17 + 8 * (size_t)stages;
+    unsigned char *p = malloc(*len);
     if (!p)
         return NULL;
     p[0] = RM_TT_INIT;
     rm_put_u64(p + 1, tasks);
-    *len = 9;
+    rm_put_u32(p + 9, max_attempts);
+    rm_put_u32(p + 13, stages);
+    for (uint32_t s = 0; s < stages; s++)
+        rm_put_u64(p + 17 + 8 * (size_t)s, counts[s]);
     return p;
 }
 
-unsigned char *rm_tt_encode_assign(uint32_t owner, const uint64_t *ids, uint32_t n, size_t *len)
+static unsigned char *encode_ids(uint8_t op, uint32_t rank, const uint64_t *ids, uint32_t n,
+                                 size_t *len)
 {
-    unsigned char *p = batch_buf(RM_TT_ASSIGN, owner, n, 8, len);
+    unsigned char *p = batch_buf(op, rank, n, 8, len);
     for (uint32_t i = 0; p && i < n; i++)
         rm_put_u64(p + 9 + 8 * (size_t)i, ids[i]);
     return p;
 }
 
-unsigned char *rm_tt_encode_done(uint32_t owner, const uint64_t *ids, const uint32_t *attempts,
+unsigned char *rm_tt_encode_assign(uint32_t owner, const uint64_t *ids, uint32_t n, size_t *len)
+{
+    return encode_ids(RM_TT_ASSIGN, owner, ids, n, len);
+}
+
+unsigned char *rm_tt_encode_backup(uint32_t rank, const uint64_t *ids, uint32_t n, size_t *len)
+{
+    return encode_ids(RM_TT_BACKUP, rank, ids, n, len);
+}
+
+unsigned char *rm_tt_encode_done(uint32_t rank, const uint64_t *ids, const uint32_t *attempts,
                                  uint32_t n, size_t *len)
 {
-    unsigned char *p = batch_buf(RM_TT_DONE, owner, n, 12, len);
+    unsigned char *p = batch_buf(RM_TT_DONE, rank, n, 12, len);
     for (uint32_t i = 0; p && i < n; i++) {
         rm_put_u64(p + 9 + 12 * (size_t)i, ids[i]);
         rm_put_u32(p + 9 + 12 * (size_t)i + 8, attempts[i]);
@@ -200,30 +358,72 @@ unsigned char *rm_tt_encode_dead(uint32_t rank, size_t *len)
     return p;
 }
 
-/* Snapshot layout: u32 magic, u8 initialized, u64 n, done, assigned, rescheduled, epoch,
- * applied, then per task u8 state, u32 owner, u32 attempt, then epoch x u32 dead rank. */
-#define SNAP_HEAD 53u
-#define SNAP_REC 9u
+unsigned char *rm_tt_encode_fail(uint32_t rank, uint64_t id, uint32_t attempt, const char *error,
+                                 size_t *len)
+{
+    size_t elen = error ? strnlen(error, RM_TT_MAX_ERROR) : 0;
+    *len = 19 + elen;
+    unsigned char *p = malloc(*len);
+    if (!p)
+        return NULL;
+    p[0] = RM_TT_FAIL;
+    rm_put_u32(p + 1, rank);
+    rm_put_u64(p + 5, id);
+    rm_put_u32(p + 13, attempt);
+    p[17] = (unsigned char)(elen & 0xff);
+    p[18] = (unsigned char)(elen >> 8);
+    if (elen)
+        memcpy(p + 19, error, elen);
+    return p;
+}
+
+/* Snapshot layout (little-endian):
+ *   u32 magic, u8 initialized, u8 job_failed, u32 max_attempts, u32 stages, u32 failed_rank,
+ *   u64 n, rescheduled, backups, failures, failed_task, epoch, applied,
+ *   u16 error length, error bytes,
+ *   stages x u64 stage count,
+ *   per task: u8 state, u8 fails, u32 owner, attempt, backup, backup_attempt, issued,
+ *   epoch x u32 dead rank.
+ * Done and assigned counts are derived on decode, never trusted. */
+#define SNAP_HEAD 76u
+#define SNAP_REC 22u
 
 int rm_tasktable_encode(const struct rm_tasktable *tt, unsigned char **out, size_t *len)
 {
-    *len = SNAP_HEAD + (size_t)tt->n * SNAP_REC + (size_t)tt->epoch * 4;
+    size_t elen = strnlen(tt->failed_error, RM_TT_MAX_ERROR);
+    size_t head = SNAP_HEAD + elen + 8 * (size_t)tt->stages;
+    *len = head + (size_t)tt->n * SNAP_REC + (size_t)tt->epoch * 4;
     unsigned char *p = malloc(*len);
     if (!p)
         return RM_ENOMEM;
     rm_put_u32(p, SNAP_MAGIC);
     p[4] = tt->initialized;
-    uint64_t f[6] = {tt->n, tt->done, tt->assigned, tt->rescheduled, tt->epoch, tt->applied};
-    for (int i = 0; i < 6; i++)
-        rm_put_u64(p + 5 + 8 * i, f[i]);
+    p[5] = tt->job_failed;
+    rm_put_u32(p + 6, tt->max_attempts);
+    rm_put_u32(p + 10, tt->stages);
+    rm_put_u32(p + 14, tt->failed_rank);
+    uint64_t f[7] = {tt->n,           tt->rescheduled, tt->backups, tt->failures,
+                     tt->failed_task, tt->epoch,       tt->applied};
+    for (int i = 0; i < 7; i++)
+        rm_put_u64(p + 18 + 8 * i, f[i]);
+    p[74] = (unsigned char)(elen & 0xff);
+    p[75] = (unsigned char)(elen >> 8);
+    memcpy(p + SNAP_HEAD, tt->failed_error, elen);
+    for (uint32_t s = 0; s < tt->stages; s++)
+        rm_put_u64(p + SNAP_HEAD + elen + 8 * (size_t)s,
+                   tt->stage_first[s + 1] - tt->stage_first[s]);
     for (uint64_t id = 0; id < tt->n; id++) {
-        unsigned char *r = p + SNAP_HEAD + SNAP_REC * id;
+        unsigned char *r = p + head + SNAP_REC * id;
         r[0] = tt->state[id];
-        rm_put_u32(r + 1, tt->owner[id]);
-        rm_put_u32(r + 5, tt->attempt[id]);
+        r[1] = tt->fails[id];
+        rm_put_u32(r + 2, tt->owner[id]);
+        rm_put_u32(r + 6, tt->attempt[id]);
+        rm_put_u32(r + 10, tt->backup[id]);
+        rm_put_u32(r + 14, tt->backup_attempt[id]);
+        rm_put_u32(r + 18, tt->issued[id]);
     }
     for (uint64_t i = 0; i < tt->epoch; i++)
-        rm_put_u32(p + SNAP_HEAD + SNAP_REC * tt->n + 4 * i, tt->dead[i]);
+        rm_put_u32(p + head + SNAP_REC * tt->n + 4 * i, tt->dead[i]);
     *out = p;
     return 0;
 }
@@ -231,36 +431,63 @@ int rm_tasktable_encode(const struct rm_tasktable *tt, unsigned char **out, size
 int rm_tasktable_decode(struct rm_tasktable *tt, const void *data, size_t len)
 {
     const unsigned char *p = data;
-    if (len < SNAP_HEAD || rm_get_u32(p) != SNAP_MAGIC || p[4] > 1)
+    if (len < SNAP_HEAD || rm_get_u32(p) != SNAP_MAGIC || p[4] > 1 || p[5] > 1)
         return RM_EPROTO;
-    uint64_t n = rm_get_u64(p + 5), epoch = rm_get_u64(p + 37);
-    if (n > RM_TT_MAX_TASKS || epoch > (1u << 24) || len != SNAP_HEAD + n * SNAP_REC + epoch * 4)
+    uint32_t stages = rm_get_u32(p + 10);
+    uint64_t n = rm_get_u64(p + 18), epoch = rm_get_u64(p + 58);
+    size_t elen = (size_t)(p[74] | p[75] << 8);
+    if (n > RM_TT_MAX_TASKS || epoch > (1u << 24) || elen > RM_TT_MAX_ERROR ||
+        stages > RM_TT_MAX_STAGES || (p[4] && stages == 0))
         return RM_EPROTO;
-    for (uint64_t id = 0; id < n; id++)
-        if (p[SNAP_HEAD + SNAP_REC * id] > RM_TASK_DONE)
-            return RM_EPROTO;
+    size_t head = SNAP_HEAD + elen + 8 * (size_t)stages;
+    if (len != head + n * SNAP_REC + epoch * 4)
+        return RM_EPROTO;
     struct rm_tasktable t;
     rm_tasktable_init(&t);
-    if (alloc_tasks(&t, n) != 0)
+    if (alloc_tasks(&t, n, stages ? stages : 1) != 0)
         return RM_ENOMEM;
+    t.stages = stages;
     t.initialized = p[4];
-    t.rescheduled = rm_get_u64(p + 29);
-    t.applied = rm_get_u64(p + 45);
+    t.job_failed = p[5];
+    t.max_attempts = rm_get_u32(p + 6);
+    t.failed_rank = rm_get_u32(p + 14);
+    t.rescheduled = rm_get_u64(p + 26);
+    t.backups = rm_get_u64(p + 34);
+    t.failures = rm_get_u64(p + 42);
+    t.failed_task = rm_get_u64(p + 50);
+    t.applied = rm_get_u64(p + 66);
+    memcpy(t.failed_error, p + SNAP_HEAD, elen);
+    t.failed_error[elen] = '\0';
+    for (uint32_t s = 0; s < stages; s++)
+        t.stage_first[s + 1] = t.stage_first[s] + rm_get_u64(p + SNAP_HEAD + elen + 8 * s);
+    int rc = stages && t.stage_first[stages] != n ? RM_EPROTO : 0;
     t.dead = malloc(epoch ? (size_t)epoch * 4 : 1);
-    if (!t.dead) {
-        rm_tasktable_close(&t);
-        return RM_ENOMEM;
-    }
+    if (!t.dead)
+        rc = RM_ENOMEM;
     t.epoch = epoch;
-    for (uint64_t i = 0; i < epoch; i++)
-        t.dead[i] = rm_get_u32(p + SNAP_HEAD + SNAP_REC * n + 4 * i);
-    for (uint64_t id = 0; id < n; id++) {
-        const unsigned char *r = p + SNAP_HEAD + SNAP_REC * id;
+    for (uint64_t i = 0; rc == 0 && i < epoch; i++)
+        t.dead[i] = rm_get_u32(p + head + SNAP_REC * n + 4 * i);
+    for (uint64_t id = 0; rc == 0 && id < n; id++) {
+        const unsigned char *r = p + head + SNAP_REC * id;
+        if (r[0] > RM_TASK_FAILED) {
+            rc = RM_EPROTO;
+            break;
+        }
         t.state[id] = r[0];
-        t.owner[id] = rm_get_u32(r + 1);
-        t.attempt[id] = rm_get_u32(r + 5);
+        t.fails[id] = r[1];
+        t.owner[id] = rm_get_u32(r + 2);
+        t.attempt[id] = rm_get_u32(r + 6);
+        t.backup[id] = rm_get_u32(r + 10);
+        t.backup_attempt[id] = rm_get_u32(r + 14);
+        t.issued[id] = rm_get_u32(r + 18);
         t.done += r[0] == RM_TASK_DONE; /* counts are derived, never trusted */
         t.assigned += r[0] == RM_TASK_ASSIGNED;
+        if (r[0] == RM_TASK_DONE)
+            t.stage_done[rm_tasktable_stage(&t, id)]++;
+    }
+    if (rc != 0) {
+        rm_tasktable_close(&t);
+        return rc;
     }
     rm_tasktable_close(tt);
     *tt = t;

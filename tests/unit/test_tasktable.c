@@ -18,7 +18,8 @@ static void init_table(struct rm_tasktable *tt, uint64_t n)
     size_t len;
     rm_tasktable_init(tt);
     {
-        unsigned char *e_ = rm_tt_encode_init(n, &len);
+        uint64_t counts[] = {n};
+        unsigned char *e_ = rm_tt_encode_init(n, 3, 1, counts, &len);
         apply_owned(tt, e_, len);
     }
     CU_ASSERT_TRUE(tt->initialized);
@@ -61,7 +62,8 @@ static void test_lifecycle(void)
     /* A second INIT (from a later leader) changes nothing. */
     size_t len;
     {
-        unsigned char *e_ = rm_tt_encode_init(99, &len);
+        uint64_t counts[] = {99};
+        unsigned char *e_ = rm_tt_encode_init(99, 3, 1, counts, &len);
         apply_owned(&tt, e_, len);
     }
     CU_ASSERT_EQUAL(tt.n, 4);
@@ -156,9 +158,171 @@ static void test_snapshot_roundtrip(void)
     snap[0] ^= 1;
     CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len), RM_EPROTO);
     snap[0] ^= 1;
-    snap[len - 9] = 7; /* an impossible task state */
+    snap[len - 22] = 7; /* an impossible task state (the last task's record) */
     CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len), RM_EPROTO);
     CU_ASSERT_EQUAL(copy.done, 1);
+    free(snap);
+    rm_tasktable_close(&copy);
+    rm_tasktable_close(&tt);
+}
+
+static void backup(struct rm_tasktable *tt, uint32_t rank, const uint64_t *ids, uint32_t n)
+{
+    size_t len;
+    unsigned char *e = rm_tt_encode_backup(rank, ids, n, &len);
+    apply_owned(tt, e, len);
+}
+
+static void fail(struct rm_tasktable *tt, uint32_t rank, uint64_t id, uint32_t attempt,
+                 const char *why)
+{
+    size_t len;
+    unsigned char *e = rm_tt_encode_fail(rank, id, attempt, why, &len);
+    apply_owned(tt, e, len);
+}
+
+static void dead(struct rm_tasktable *tt, uint32_t rank)
+{
+    size_t len;
+    unsigned char *e = rm_tt_encode_dead(rank, &len);
+    apply_owned(tt, e, len);
+}
+
+static void test_backup_first_completion_wins(void)
+{
+    struct rm_tasktable tt;
+    init_table(&tt, 2);
+    uint64_t ids[] = {0, 1};
+    assign(&tt, 1, ids, 2);
+    backup(&tt, 1, ids, 1); /* the owner itself: refused */
+    CU_ASSERT_EQUAL(tt.backup[0], RM_TT_NONE);
+    backup(&tt, 2, ids, 2);
+    CU_ASSERT_EQUAL(tt.backup[0], 2);
+    CU_ASSERT_EQUAL(tt.backup_attempt[0], 2); /* unique attempt numbers */
+    CU_ASSERT_EQUAL(tt.backups, 2);
+    backup(&tt, 3, ids, 1); /* one backup at a time */
+    CU_ASSERT_EQUAL(tt.backup[0], 2);
+    CU_ASSERT_TRUE(rm_tasktable_runs(&tt, 0, 1, 1));
+    CU_ASSERT_TRUE(rm_tasktable_runs(&tt, 0, 2, 2));
+    CU_ASSERT_FALSE(rm_tasktable_runs(&tt, 0, 2, 1));
+    uint32_t a2[] = {2}, a1[] = {1};
+    done(&tt, 2, ids, a2, 1); /* the backup wins task 0 */
+    CU_ASSERT_EQUAL(tt.state[0], RM_TASK_DONE);
+    CU_ASSERT_EQUAL(tt.owner[0], 2); /* the result holder */
+    done(&tt, 1, ids, a1, 1); /* the slow owner's completion is stale */
+    CU_ASSERT_EQUAL(tt.done, 1);
+    CU_ASSERT_EQUAL(tt.owner[0], 2);
+    done(&tt, 1, ids + 1, a1, 1); /* the owner wins task 1 */
+    CU_ASSERT_EQUAL(tt.owner[1], 1);
+    CU_ASSERT_EQUAL(tt.done, 2);
+    CU_ASSERT_EQUAL(tt.assigned, 0);
+    CU_ASSERT_EQUAL(tt.stage_done[0], 2);
+    rm_tasktable_close(&tt);
+}
+
+static void test_dead_owner_hands_over_to_backup(void)
+{
+    struct rm_tasktable tt;
+    init_table(&tt, 3);
+    uint64_t ids[] = {0, 1, 2};
+    assign(&tt, 1, ids, 3);
+    backup(&tt, 2, ids, 1);
+    backup(&tt, 1, ids + 1, 1); /* refused: owner */
+    dead(&tt, 1);
+    CU_ASSERT_EQUAL(tt.state[0], RM_TASK_ASSIGNED); /* the backup carries on, not rerun */
+    CU_ASSERT_EQUAL(tt.owner[0], 2);
+    CU_ASSERT_EQUAL(tt.attempt[0], 2);
+    CU_ASSERT_EQUAL(tt.backup[0], RM_TT_NONE);
+    CU_ASSERT_EQUAL(tt.state[1], RM_TASK_PENDING);
+    CU_ASSERT_EQUAL(tt.rescheduled, 2);
+    CU_ASSERT_EQUAL(tt.assigned, 1);
+    assign(&tt, 1, ids + 1, 1); /* to a dead rank: refused */
+    CU_ASSERT_EQUAL(tt.state[1], RM_TASK_PENDING);
+    assign(&tt, 3, ids + 1, 2);
+    CU_ASSERT_EQUAL(tt.attempt[1], 2);
+    backup(&tt, 2, ids + 1, 1);
+    dead(&tt, 2); /* task 0's new owner and task 1's backup die */
+    CU_ASSERT_EQUAL(tt.state[0], RM_TASK_PENDING);
+    CU_ASSERT_EQUAL(tt.backup[1], RM_TT_NONE);
+    CU_ASSERT_EQUAL(tt.owner[1], 3);
+    CU_ASSERT_EQUAL(tt.epoch, 2);
+    rm_tasktable_close(&tt);
+}
+
+static void test_failures_retried_then_fail_the_job(void)
+{
+    struct rm_tasktable tt;
+    init_table(&tt, 2); /* max_attempts 3 */
+    uint64_t ids[] = {0, 1};
+    assign(&tt, 1, ids, 2);
+    fail(&tt, 1, 0, 7, "wrong attempt"); /* stale: ignored */
+    CU_ASSERT_EQUAL(tt.failures, 0);
+    fail(&tt, 1, 0, 1, "disk full");
+    CU_ASSERT_EQUAL(tt.state[0], RM_TASK_PENDING);
+    CU_ASSERT_EQUAL(tt.fails[0], 1);
+    assign(&tt, 2, ids, 1);
+    backup(&tt, 3, ids, 1);
+    fail(&tt, 3, 0, 3, "backup broke"); /* the backup fails: the owner carries on */
+    CU_ASSERT_EQUAL(tt.state[0], RM_TASK_ASSIGNED);
+    CU_ASSERT_EQUAL(tt.owner[0], 2);
+    CU_ASSERT_EQUAL(tt.backup[0], RM_TT_NONE);
+    CU_ASSERT_FALSE(tt.job_failed);
+    fail(&tt, 2, 0, 2, "no space left on device");
+    CU_ASSERT_TRUE(tt.job_failed);
+    CU_ASSERT_EQUAL(tt.state[0], RM_TASK_FAILED);
+    CU_ASSERT_EQUAL(tt.failed_task, 0);
+    CU_ASSERT_EQUAL(tt.failed_rank, 2);
+    CU_ASSERT_STRING_EQUAL(tt.failed_error, "no space left on device");
+    CU_ASSERT_EQUAL(tt.assigned, 1); /* only task 1 */
+    unsigned char *snap;
+    size_t slen;
+    struct rm_tasktable copy;
+    rm_tasktable_init(&copy);
+    CU_ASSERT_EQUAL_FATAL(rm_tasktable_encode(&tt, &snap, &slen), 0);
+    CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, slen), 0);
+    CU_ASSERT_TRUE(copy.job_failed);
+    CU_ASSERT_STRING_EQUAL(copy.failed_error, "no space left on device");
+    CU_ASSERT_EQUAL(copy.state[0], RM_TASK_FAILED);
+    CU_ASSERT_EQUAL(copy.fails[0], 3);
+    CU_ASSERT_EQUAL(copy.assigned, 1);
+    free(snap);
+    rm_tasktable_close(&copy);
+    rm_tasktable_close(&tt);
+}
+
+static void test_stages(void)
+{
+    struct rm_tasktable tt;
+    rm_tasktable_init(&tt);
+    uint64_t counts[] = {3, 0, 2};
+    size_t len;
+    CU_ASSERT_PTR_NULL(rm_tt_encode_init(5, 3, 0, counts, &len)); /* no stages */
+    CU_ASSERT_PTR_NULL(rm_tt_encode_init(5, 0, 3, counts, &len)); /* no attempts allowed */
+    unsigned char *e = rm_tt_encode_init(5, 2, 3, counts, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    e[17] = 4; /* counts no longer sum to the tasks */
+    CU_ASSERT_EQUAL(rm_tasktable_apply(&tt, e, len), RM_EPROTO);
+    e[17] = 3;
+    apply_owned(&tt, e, len);
+    CU_ASSERT_EQUAL(tt.stages, 3);
+    CU_ASSERT_EQUAL(rm_tasktable_stage(&tt, 0), 0);
+    CU_ASSERT_EQUAL(rm_tasktable_stage(&tt, 2), 0);
+    CU_ASSERT_EQUAL(rm_tasktable_stage(&tt, 3), 2); /* stage 1 is empty */
+    CU_ASSERT_EQUAL(rm_tasktable_stage(&tt, 4), 2);
+    uint64_t ids[] = {1, 4};
+    uint32_t att[] = {1, 1};
+    assign(&tt, 0, ids, 2);
+    done(&tt, 0, ids, att, 2);
+    CU_ASSERT_EQUAL(tt.stage_done[0], 1);
+    CU_ASSERT_EQUAL(tt.stage_done[2], 1);
+    unsigned char *snap;
+    struct rm_tasktable copy;
+    rm_tasktable_init(&copy);
+    CU_ASSERT_EQUAL_FATAL(rm_tasktable_encode(&tt, &snap, &len), 0);
+    CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len), 0);
+    CU_ASSERT_EQUAL(copy.stage_done[2], 1);
+    CU_ASSERT_EQUAL(copy.stage_first[2], 3);
+    CU_ASSERT_EQUAL(copy.max_attempts, 2);
     free(snap);
     rm_tasktable_close(&copy);
     rm_tasktable_close(&tt);
@@ -168,7 +332,7 @@ static void test_malformed_entries(void)
 {
     struct rm_tasktable tt;
     init_table(&tt, 2);
-    unsigned char junk[16] = {0};
+    unsigned char junk[32] = {0};
     CU_ASSERT_EQUAL(rm_tasktable_apply(&tt, junk, 0), RM_EPROTO);
     junk[0] = 9;
     CU_ASSERT_EQUAL(rm_tasktable_apply(&tt, junk, 5), RM_EPROTO);
@@ -179,6 +343,12 @@ static void test_malformed_entries(void)
     CU_ASSERT_EQUAL(rm_tasktable_apply(&tt, junk, 6), RM_EPROTO);
     junk[0] = RM_TT_INIT;
     CU_ASSERT_EQUAL(rm_tasktable_apply(&tt, junk, 3), RM_EPROTO);
+    junk[0] = RM_TT_FAIL;
+    junk[17] = 200; /* claims 200 bytes of error text, carries none */
+    CU_ASSERT_EQUAL(rm_tasktable_apply(&tt, junk, 19), RM_EPROTO);
+    junk[0] = RM_TT_BACKUP;
+    junk[5] = 1; /* claims 1 id, carries 7 bytes */
+    CU_ASSERT_EQUAL(rm_tasktable_apply(&tt, junk, 16), RM_EPROTO);
     CU_ASSERT_EQUAL(tt.applied, 1); /* only the INIT */
     rm_tasktable_close(&tt);
 }
@@ -193,6 +363,11 @@ int main(void)
     CU_add_test(s, "dead owner's tasks rescheduled with a new attempt",
                 test_dead_owner_rescheduled_with_new_attempt);
     CU_add_test(s, "snapshot round trip; damaged snapshots refused", test_snapshot_roundtrip);
+    CU_add_test(s, "backup copies: the first completion wins", test_backup_first_completion_wins);
+    CU_add_test(s, "a dead owner hands over to its backup", test_dead_owner_hands_over_to_backup);
+    CU_add_test(s, "failures are retried, then fail the job",
+                test_failures_retried_then_fail_the_job);
+    CU_add_test(s, "stages", test_stages);
     CU_add_test(s, "malformed entries refused", test_malformed_entries);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

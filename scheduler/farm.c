@@ -1,0 +1,1104 @@
+/* farm.c: see farm.h. */
+#include "scheduler/farm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ringmaster.h"
+#include "runtime/frame.h"
+#include "runtime/log.h"
+#include "scheduler/ring.h"
+
+#define NS_PER_MS 1000000ull
+#define SUCC 4u                        /* ring successors considered for a task */
+#define STRAGGLER_CHECK_NS (50 * NS_PER_MS)
+#define RESERVED_ASSIGN 1u
+#define RESERVED_BACKUP 2u
+
+struct idq {
+    uint64_t *v;
+    size_t n, cap;
+};
+
+struct rm_farm {
+    struct rm_farm_config cfg;
+    uint64_t *stage_tasks;
+    struct rm_farm_io io;
+    struct rm_tasktable tt;
+    bool ended;
+    bool *live; /* this rank's view: not found dead, not committed dead */
+    uint32_t nlive;
+    /* leader state, rebuilt from tt whenever this rank takes office (or a death commits) */
+    bool leading, init_proposed, finished;
+    uint64_t t_lead;
+    struct rm_ring *ring;
+    struct idq *q;         /* per rank: pending tasks placed there, next at the end */
+    uint8_t *reserved;     /* per task: in a proposed, not yet applied ASSIGN or BACKUP */
+    uint32_t *inflight;    /* per rank: copies assigned or reserved there */
+    uint64_t *t_sent;      /* per task: when its current copy was sent */
+    bool *dead_pending;    /* per rank: death to commit */
+    uint32_t cur_stage;
+    uint32_t *lat_us;      /* latencies (send to completion) of this stage's tasks */
+    size_t n_lat, cap_lat, median_at;
+    uint64_t median_ns, straggler_at;
+    /* worker state */
+    int leader;
+    uint64_t leader_term, epoch_seen, leaderless_since;
+    uint32_t *seen;             /* per task: highest attempt received */
+    unsigned char *done_log;    /* every completion reported, RM_FARM_DONE_REC bytes each */
+    size_t n_done, cap_done;
+    unsigned char *fail_log;    /* every failure reported: u32 len, then the FAIL payload */
+    size_t fail_len, fail_cap;
+    struct rm_farm_stats st;
+};
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 256;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return RM_ENOMEM;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static int q_push(struct idq *q, uint64_t id)
+{
+    if (grow((void **)&q->v, &q->cap, q->n + 1, sizeof *q->v) != 0)
+        return RM_ENOMEM;
+    q->v[q->n++] = id;
+    return 0;
+}
+
+static uint64_t now(struct rm_farm *f)
+{
+    return f->io.now(f->io.ctx);
+}
+
+static uint64_t stage_count(const struct rm_farm *f, uint32_t s)
+{
+    return f->tt.stage_first[s + 1] - f->tt.stage_first[s];
+}
+
+/* Ranks that run tasks: every live rank but the leader, or the leader when it is alone. */
+static bool is_worker(const struct rm_farm *f, uint32_t r)
+{
+    return r < f->cfg.size && f->live[r] && (r != f->cfg.rank || f->nlive == 1);
+}
+
+static void end_job(struct rm_farm *f, int status)
+{
+    if (f->ended)
+        return;
+    f->ended = true;
+    f->io.ended(f->io.ctx, status);
+}
+
+static void describe(struct rm_farm *f, uint64_t id, char *buf, size_t cap)
+{
+    if (f->io.describe)
+        f->io.describe(f->io.ctx, id, buf, cap);
+    else
+        snprintf(buf, cap, "task %llu", (unsigned long long)id);
+}
+
+/* ---- worker half ----------------------------------------------------------------------------- */
+
+/* Fencing: a coordinator message older than what this rank has seen, by (term, epoch), comes
+ * from a deposed leader or an earlier membership and is ignored. Otherwise records the epoch. */
+static bool stale(struct rm_farm *f, uint64_t term, uint64_t epoch)
+{
+    if (term < f->leader_term || (term == f->leader_term && epoch < f->epoch_seen))
+        return true;
+    if (epoch > f->epoch_seen) {
+        f->epoch_seen = epoch;
+        rm_debug("membership epoch %llu", (unsigned long long)epoch);
+    }
+    return false;
+}
+
+/* Drops (task, attempt) pairs this rank has already received and hands the rest to the
+ * worker. recs: u32 n then n ASSIGN records. */
+static void worker_accept(struct rm_farm *f, const unsigned char *recs, uint32_t n)
+{
+    unsigned char *fresh = malloc((size_t)n * RM_FARM_ASSIGN_REC + 1);
+    if (!fresh) {
+        rm_error("farm: out of memory taking an assignment");
+        return; /* the leader re-sends it after the next election, or the job ends */
+    }
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const unsigned char *r = recs + (size_t)RM_FARM_ASSIGN_REC * i;
+        uint64_t id = rm_get_u64(r);
+        uint32_t att = rm_get_u32(r + 8);
+        if (id >= f->cfg.tasks || att <= f->seen[id])
+            continue; /* a duplicate: already run or running */
+        f->seen[id] = att;
+        memcpy(fresh + (size_t)RM_FARM_ASSIGN_REC * m++, r, RM_FARM_ASSIGN_REC);
+    }
+    if (m)
+        f->io.run(f->io.ctx, fresh, m);
+    free(fresh);
+}
+
+static void leader_done(struct rm_farm *f, uint32_t sender, const unsigned char *recs,
+                        uint32_t n);
+static void leader_fail(struct rm_farm *f, uint32_t sender, const unsigned char *p, size_t len);
+
+/* Sends n DONE records to whoever leads (or handles them here). */
+static void report_done(struct rm_farm *f, const unsigned char *recs, uint32_t n)
+{
+    if (f->leader == (int)f->cfg.rank) {
+        if (f->leading)
+            leader_done(f, f->cfg.rank, recs, n);
+        return;
+    }
+    if (f->leader < 0)
+        return; /* they go out when a leader is announced */
+    size_t len = 4 + (size_t)n * RM_FARM_DONE_REC;
+    unsigned char *p = malloc(len);
+    if (!p)
+        return; /* kept in the log; re-sent to the next leader */
+    rm_put_u32(p, n);
+    memcpy(p + 4, recs, (size_t)n * RM_FARM_DONE_REC);
+    f->io.send(f->io.ctx, (uint32_t)f->leader, RM_FARM_DONE, p, len);
+    free(p);
+}
+
+static void report_fail(struct rm_farm *f, const unsigned char *p, size_t len)
+{
+    if (f->leader == (int)f->cfg.rank) {
+        if (f->leading)
+            leader_fail(f, f->cfg.rank, p, len);
+    } else if (f->leader >= 0) {
+        f->io.send(f->io.ctx, (uint32_t)f->leader, RM_FARM_FAIL, p, len);
+    }
+}
+
+/* This rank learns of a leader: completions and failures go there now. */
+static void adopt_leader(struct rm_farm *f, int leader, uint64_t term)
+{
+    if (term < f->leader_term || (term == f->leader_term && leader == f->leader))
+        return;
+    f->leader = leader;
+    f->leader_term = term;
+    f->leaderless_since = 0;
+    if (leader == (int)f->cfg.rank && !f->leading)
+        return; /* Raft says so before this rank has taken office; it replays then */
+    for (size_t off = 0; off < f->n_done; off += RM_TT_MAX_BATCH) {
+        size_t left = f->n_done - off;
+        uint32_t n = (uint32_t)(left < RM_TT_MAX_BATCH ? left : RM_TT_MAX_BATCH);
+        report_done(f, f->done_log + off * RM_FARM_DONE_REC, n);
+    }
+    for (size_t off = 0; off < f->fail_len;) {
+        uint32_t len = rm_get_u32(f->fail_log + off);
+        report_fail(f, f->fail_log + off + 4, len);
+        off += 4 + (size_t)len;
+    }
+}
+
+int rm_farm_completed(struct rm_farm *f, const unsigned char *recs, uint32_t n)
+{
+    if (n > RM_TT_MAX_BATCH)
+        return RM_EINVAL;
+    if (grow((void **)&f->done_log, &f->cap_done, (f->n_done + n) * RM_FARM_DONE_REC, 1) != 0)
+        return RM_ENOMEM;
+    memcpy(f->done_log + f->n_done * RM_FARM_DONE_REC, recs, (size_t)n * RM_FARM_DONE_REC);
+    f->n_done += n;
+    report_done(f, recs, n);
+    return 0;
+}
+
+int rm_farm_task_failed(struct rm_farm *f, uint64_t id, uint32_t attempt, const char *error)
+{
+    size_t elen = error ? strnlen(error, RM_TT_MAX_ERROR) : 0, len = 14 + elen;
+    if (grow((void **)&f->fail_log, &f->fail_cap, f->fail_len + 4 + len, 1) != 0)
+        return RM_ENOMEM;
+    unsigned char *p = f->fail_log + f->fail_len;
+    rm_put_u32(p, (uint32_t)len);
+    rm_put_u64(p + 4, id);
+    rm_put_u32(p + 12, attempt);
+    p[16] = (unsigned char)(elen & 0xff);
+    p[17] = (unsigned char)(elen >> 8);
+    if (elen)
+        memcpy(p + 18, error, elen);
+    f->fail_len += 4 + len;
+    f->st.failures_reported++;
+    report_fail(f, p + 4, len);
+    return 0;
+}
+
+/* ---- leader: placement and dispatch ---------------------------------------------------------- */
+
+/* The worker that should run task id: the first worker among its key's ring successors other
+ * than `avoid`, else any worker other than avoid, else any worker; -1 if there is none. */
+static int place(struct rm_farm *f, uint64_t id, uint32_t avoid)
+{
+    uint32_t succ[SUCC];
+    int n = rm_ring_successors(f->ring, f->tt.key[id], succ, SUCC);
+    for (int i = 0; i < n; i++)
+        if (succ[i] != avoid && is_worker(f, succ[i]))
+            return (int)succ[i];
+    int any = -1;
+    for (uint32_t k = 0; k < f->cfg.size; k++) {
+        uint32_t r = (uint32_t)((id + k) % f->cfg.size);
+        if (!is_worker(f, r))
+            continue;
+        if (r != avoid)
+            return (int)r;
+        any = (int)r;
+    }
+    return any;
+}
+
+/* Queues the pending tasks of stage s on their workers, ids ascending from each queue's end. */
+static int enqueue_stage(struct rm_farm *f, uint32_t s)
+{
+    enum { CHUNK = 4096 };
+    uint64_t first = f->tt.stage_first[s], last = f->tt.stage_first[s + 1];
+    uint32_t owners[CHUNK];
+    for (uint64_t hi = last; hi > first;) {
+        uint64_t lo = hi - first > CHUNK ? hi - CHUNK : first;
+        int rc = rm_ring_owner_many(f->ring, f->tt.key + lo, (size_t)(hi - lo), owners);
+        if (rc != 0)
+            return rc;
+        for (uint64_t id = hi; id-- > lo;) {
+            if (f->tt.state[id] != RM_TASK_PENDING || f->reserved[id])
+                continue;
+            uint32_t o = owners[id - lo];
+            int w = is_worker(f, o) ? (int)o : place(f, id, RM_TT_NONE);
+            if (w < 0)
+                continue; /* no worker at all: requeued when one shows up (never, alone) */
+            if (q_push(&f->q[w], id) != 0)
+                return RM_ENOMEM;
+        }
+        hi = lo;
+    }
+    return 0;
+}
+
+/* Takes the next dispatchable task for worker w: its own queue first, then the longest other
+ * queue. Returns false when there is none. */
+static bool next_task(struct rm_farm *f, uint32_t w, uint64_t *id)
+{
+    for (;;) {
+        struct idq *q = &f->q[w];
+        bool stolen = false;
+        if (q->n == 0) {
+            size_t best = 0;
+            for (uint32_t r = 0; r < f->cfg.size; r++)
+                if (f->q[r].n > best) {
+                    best = f->q[r].n;
+                    q = &f->q[r];
+                }
+            if (best == 0)
+                return false;
+            stolen = true;
+        }
+        uint64_t t = q->v[--q->n];
+        if (f->tt.state[t] != RM_TASK_PENDING || f->reserved[t] ||
+            rm_tasktable_stage(&f->tt, t) != f->cur_stage)
+            continue; /* taken since it was queued */
+        f->st.stolen += stolen;
+        *id = t;
+        return true;
+    }
+}
+
+static void refill(struct rm_farm *f, uint32_t w)
+{
+    uint64_t ids[RM_TT_MAX_BATCH];
+    while (f->inflight[w] < f->cfg.credits) {
+        uint32_t n = 0;
+        while (n < f->cfg.batch && f->inflight[w] + n < f->cfg.credits && next_task(f, w, &ids[n]))
+            n++;
+        if (n == 0)
+            return;
+        size_t len;
+        unsigned char *e = rm_tt_encode_assign(w, ids, n, &len);
+        int rc = e ? f->io.propose(f->io.ctx, e, len) : RM_ENOMEM;
+        free(e);
+        if (rc != 0) { /* not leader any more, or the log is full: try again on the next tick */
+            while (n > 0)
+                q_push(&f->q[w], ids[--n]); /* cannot fail: the slots were just freed */
+            return;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            f->reserved[ids[i]] = RESERVED_ASSIGN;
+        f->inflight[w] += n;
+        f->st.dispatched += n;
+    }
+}
+
+static void refill_all(struct rm_farm *f)
+{
+    for (uint32_t r = 0; r < f->cfg.size; r++)
+        if (is_worker(f, r))
+            refill(f, r);
+}
+
+/* Sends u32-count-less ASSIGN records to worker w, or to this rank's own worker. */
+static void send_records(struct rm_farm *f, uint32_t w, const unsigned char *recs, uint32_t n)
+{
+    if (w == f->cfg.rank) {
+        worker_accept(f, recs, n);
+        return;
+    }
+    size_t len = 4 + (size_t)n * RM_FARM_ASSIGN_REC;
+    unsigned char *p = malloc(len);
+    if (!p)
+        return; /* the task stays assigned; a later leader or the worker's death recovers it */
+    rm_put_u32(p, n);
+    memcpy(p + 4, recs, (size_t)n * RM_FARM_ASSIGN_REC);
+    f->io.send(f->io.ctx, w, RM_FARM_ASSIGN, p, len);
+    free(p);
+}
+
+/* Buffers ASSIGN records per call and flushes them in batches. */
+struct recbuf {
+    unsigned char r[RM_TT_MAX_BATCH * RM_FARM_ASSIGN_REC];
+    uint32_t n;
+};
+
+static void rb_add(struct rm_farm *f, struct recbuf *b, uint32_t w, uint64_t id, uint32_t att)
+{
+    rm_put_u64(b->r + (size_t)RM_FARM_ASSIGN_REC * b->n, id);
+    rm_put_u32(b->r + (size_t)RM_FARM_ASSIGN_REC * b->n + 8, att);
+    if (++b->n == RM_TT_MAX_BATCH) {
+        send_records(f, w, b->r, b->n);
+        b->n = 0;
+    }
+}
+
+/* Sends every copy in flight on w at its current attempt (after taking office). */
+static void resend_inflight(struct rm_farm *f, uint32_t w)
+{
+    struct recbuf *b = malloc(sizeof *b);
+    if (!b)
+        return;
+    b->n = 0;
+    for (uint64_t id = 0; id < f->tt.n; id++) {
+        if (f->tt.state[id] != RM_TASK_ASSIGNED)
+            continue;
+        if (f->tt.owner[id] == w)
+            rb_add(f, b, w, id, f->tt.attempt[id]);
+        else if (f->tt.backup[id] == w)
+            rb_add(f, b, w, id, f->tt.backup_attempt[id]);
+    }
+    if (b->n)
+        send_records(f, w, b->r, b->n);
+    f->st.resent++;
+    free(b);
+}
+
+static void propose_deaths(struct rm_farm *f)
+{
+    for (uint32_t r = 0; r < f->cfg.size; r++) {
+        if (!f->dead_pending[r])
+            continue;
+        size_t len;
+        unsigned char *e = rm_tt_encode_dead(r, &len);
+        if (e && f->io.propose(f->io.ctx, e, len) == 0)
+            f->dead_pending[r] = false;
+        free(e);
+    }
+}
+
+/* The first stage with work left (stages done are skipped); tt.stages when all are done. */
+static uint32_t first_open_stage(const struct rm_farm *f)
+{
+    uint32_t s = 0;
+    while (s < f->tt.stages && f->tt.stage_done[s] == stage_count(f, s))
+        s++;
+    return s;
+}
+
+/* Rebuilds the ring from the committed deaths. */
+static int rebuild_ring(struct rm_farm *f)
+{
+    rm_ring_destroy(f->ring);
+    f->ring = NULL;
+    int rc = rm_ring_create(f->cfg.vnodes, &f->ring);
+    uint32_t *ranks = malloc((size_t)f->cfg.size * sizeof *ranks);
+    size_t n = 0;
+    for (uint32_t r = 0; rc == 0 && ranks && r < f->cfg.size; r++)
+        if (!rm_tasktable_is_dead(&f->tt, r))
+            ranks[n++] = r;
+    if (rc == 0)
+        rc = ranks ? rm_ring_add_many(f->ring, ranks, n) : RM_ENOMEM;
+    free(ranks);
+    return rc;
+}
+
+static void fail_job(struct rm_farm *f);
+static void finish(struct rm_farm *f);
+
+/* Rebuilds the leader's volatile state from the replicated table. */
+static void rebuild(struct rm_farm *f)
+{
+    uint64_t t = now(f);
+    memset(f->reserved, 0, f->tt.n ? f->tt.n : 1);
+    memset(f->inflight, 0, (size_t)f->cfg.size * sizeof *f->inflight);
+    for (uint32_t r = 0; r < f->cfg.size; r++)
+        f->q[r].n = 0;
+    for (uint64_t id = 0; id < f->tt.n; id++) {
+        if (f->tt.state[id] != RM_TASK_ASSIGNED)
+            continue;
+        f->t_sent[id] = t;
+        if (f->tt.owner[id] < f->cfg.size)
+            f->inflight[f->tt.owner[id]]++;
+        if (f->tt.backup[id] < f->cfg.size)
+            f->inflight[f->tt.backup[id]]++;
+    }
+    uint32_t s = first_open_stage(f);
+    if (s != f->cur_stage) {
+        f->cur_stage = s;
+        f->n_lat = f->median_at = 0;
+        f->median_ns = 0;
+    }
+    int rc = s < f->tt.stages ? enqueue_stage(f, s) : 0;
+    if (rc != 0) {
+        rm_error("farm: placing tasks: %s", rm_strerror(rc));
+        end_job(f, 3);
+        return;
+    }
+    for (uint32_t r = 0; r < f->cfg.size; r++) {
+        if (f->inflight[r] == 0 || rm_tasktable_is_dead(&f->tt, r))
+            continue;
+        if (!f->live[r])
+            f->dead_pending[r] = true;
+        else if (r != f->cfg.rank) /* this rank's own copies are still in its worker */
+            resend_inflight(f, r);
+    }
+    propose_deaths(f);
+    refill_all(f);
+}
+
+/* Tells every live rank who leads, in which epoch, and that epoch's committed live set. */
+static void announce(struct rm_farm *f)
+{
+    size_t bits = ((size_t)f->cfg.size + 7) / 8, len = 20 + bits;
+    unsigned char *p = calloc(1, len);
+    if (!p)
+        return;
+    rm_put_u64(p, f->leader_term);
+    rm_put_u64(p + 8, f->tt.epoch);
+    rm_put_u32(p + 16, f->cfg.size);
+    for (uint32_t r = 0; r < f->cfg.size; r++)
+        if (!rm_tasktable_is_dead(&f->tt, r))
+            p[20 + r / 8] |= (unsigned char)(1u << (r % 8));
+    if (f->io.epoch) /* first: it may set the stamp the announcement goes out with */
+        f->io.epoch(f->io.ctx, f->tt.epoch, p + 20);
+    f->io.broadcast(f->io.ctx, RM_FARM_LEADER, p, len);
+    free(p);
+}
+
+static void finish(struct rm_farm *f)
+{
+    f->finished = true;
+    f->st.finished_here = true;
+    f->st.seconds = (double)(now(f) - f->t_lead) / 1e9;
+    f->st.workers_end = f->nlive - 1;
+    f->io.finished(f->io.ctx);
+}
+
+static void fail_job(struct rm_farm *f)
+{
+    char what[256];
+    describe(f, f->tt.failed_task, what, sizeof what);
+    rm_error("%s failed %u times; the job fails. Last error (rank %u): %s", what,
+             f->tt.fails[f->tt.failed_task], f->tt.failed_rank,
+             f->tt.failed_error[0] ? f->tt.failed_error : "(none given)");
+    f->finished = true;
+    rm_farm_end(f, 3);
+}
+
+void rm_farm_end(struct rm_farm *f, int status)
+{
+    unsigned char st[4];
+    rm_put_u32(st, (uint32_t)status);
+    int rc = f->io.broadcast(f->io.ctx, RM_FARM_SHUTDOWN, st, sizeof st);
+    if (rc != 0)
+        rm_warn("announcing the end of the job: %s", rm_strerror(rc));
+    end_job(f, status);
+}
+
+/* ---- leader: completions, failures and stragglers --------------------------------------------- */
+
+static void note_latency(struct rm_farm *f, uint64_t id)
+{
+    if (rm_tasktable_stage(&f->tt, id) != f->cur_stage || f->t_sent[id] == 0)
+        return;
+    uint64_t us = (now(f) - f->t_sent[id]) / 1000;
+    if (grow((void **)&f->lat_us, &f->cap_lat, f->n_lat + 1, sizeof *f->lat_us) == 0)
+        f->lat_us[f->n_lat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+/* DONE records from sender (this rank's own, or a message): commit the fresh ones. */
+static void leader_done(struct rm_farm *f, uint32_t sender, const unsigned char *recs,
+                        uint32_t n)
+{
+    if (!f->leading || f->finished || n == 0)
+        return; /* the sender re-sends to whoever leads next */
+    uint64_t ids[RM_TT_MAX_BATCH];
+    uint32_t att[RM_TT_MAX_BATCH], m = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t id = rm_get_u64(recs + (size_t)RM_FARM_DONE_REC * i);
+        uint32_t a = rm_get_u32(recs + (size_t)RM_FARM_DONE_REC * i + 8);
+        if (!rm_tasktable_runs(&f->tt, id, sender, a)) {
+            f->st.stale_done++;
+            continue; /* already done, or a stale copy: nothing to commit */
+        }
+        note_latency(f, id);
+        ids[m] = id;
+        att[m++] = a;
+    }
+    if (m == 0)
+        return;
+    size_t len;
+    unsigned char *e = rm_tt_encode_done(sender, ids, att, m, &len);
+    int rc = e ? f->io.propose(f->io.ctx, e, len) : RM_ENOMEM;
+    if (rc != 0)
+        rm_warn("committing completions of rank %u: %s", sender, rm_strerror(rc));
+    free(e);
+}
+
+/* A FAIL payload (u64 id, u32 attempt, u16 len, text) from sender: commit it. */
+static void leader_fail(struct rm_farm *f, uint32_t sender, const unsigned char *p, size_t len)
+{
+    if (!f->leading || f->finished)
+        return;
+    uint64_t id = rm_get_u64(p);
+    uint32_t att = rm_get_u32(p + 8);
+    if (!rm_tasktable_runs(&f->tt, id, sender, att))
+        return;
+    char err[RM_TT_MAX_ERROR + 1];
+    size_t elen = len - 14;
+    memcpy(err, p + 14, elen);
+    err[elen] = '\0';
+    size_t elen2;
+    unsigned char *e = rm_tt_encode_fail(sender, id, att, err, &elen2);
+    int rc = e ? f->io.propose(f->io.ctx, e, elen2) : RM_ENOMEM;
+    if (rc != 0)
+        rm_warn("committing a failure of rank %u: %s", sender, rm_strerror(rc));
+    free(e);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The stage's median latency, recomputed when the sample grew by an eighth. */
+static uint64_t median_ns(struct rm_farm *f)
+{
+    if (f->n_lat == 0)
+        return 0;
+    if (f->median_ns == 0 || f->n_lat >= f->median_at + f->median_at / 8 + 1) {
+        qsort(f->lat_us, f->n_lat, sizeof *f->lat_us, cmp_u32);
+        f->median_ns = (uint64_t)f->lat_us[f->n_lat / 2] * 1000 + 1;
+        f->median_at = f->n_lat;
+    }
+    return f->median_ns;
+}
+
+/* The holder for a backup of id: another worker among its key's successors with a free
+ * credit; -1 if none. */
+static int backup_holder(struct rm_farm *f, uint64_t id)
+{
+    uint32_t succ[SUCC];
+    int n = rm_ring_successors(f->ring, f->tt.key[id], succ, SUCC);
+    for (int i = 0; i < n; i++) {
+        uint32_t r = succ[i];
+        if (r != f->tt.owner[id] && is_worker(f, r) && f->inflight[r] < f->cfg.credits)
+            return (int)r;
+    }
+    return -1;
+}
+
+static void check_stragglers(struct rm_farm *f, uint64_t t)
+{
+    uint32_t s = f->cur_stage;
+    if (s >= f->tt.stages || (double)f->tt.stage_done[s] < f->cfg.straggler_after *
+                                                               (double)stage_count(f, s))
+        return;
+    uint64_t med = median_ns(f);
+    if (med == 0)
+        return;
+    uint64_t limit = (uint64_t)(f->cfg.straggler_factor * (double)med);
+    for (uint64_t id = f->tt.stage_first[s]; id < f->tt.stage_first[s + 1]; id++) {
+        if (f->tt.state[id] != RM_TASK_ASSIGNED || f->tt.backup[id] != RM_TT_NONE ||
+            f->reserved[id] || t - f->t_sent[id] <= limit)
+            continue;
+        int h = backup_holder(f, id);
+        if (h < 0)
+            continue;
+        size_t len;
+        unsigned char *e = rm_tt_encode_backup((uint32_t)h, &id, 1, &len);
+        int rc = e ? f->io.propose(f->io.ctx, e, len) : RM_ENOMEM;
+        free(e);
+        if (rc != 0)
+            return;
+        f->reserved[id] = RESERVED_BACKUP;
+        f->inflight[h]++;
+        f->st.backups++;
+        char what[256];
+        describe(f, id, what, sizeof what);
+        rm_info("straggler: %s running on rank %u for %.0f ms (stage median %.0f ms); backup "
+                "copy on rank %d",
+                what, f->tt.owner[id], (double)(t - f->t_sent[id]) / 1e6, (double)med / 1e6, h);
+    }
+}
+
+/* ---- replicated state: apply (every Raft member) ----------------------------------------------- */
+
+static void after_ids(struct rm_farm *f, const unsigned char *p, bool backup)
+{
+    uint32_t rank = rm_get_u32(p + 1), n = rm_get_u32(p + 5);
+    struct recbuf *b = malloc(sizeof *b);
+    if (!b)
+        return;
+    b->n = 0;
+    uint64_t t = now(f);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t id = rm_get_u64(p + 9 + 8 * (size_t)i);
+        if (id >= f->tt.n)
+            continue;
+        bool took = f->tt.state[id] == RM_TASK_ASSIGNED &&
+                    (backup ? f->tt.backup[id] == rank : f->tt.owner[id] == rank);
+        uint8_t want = backup ? RESERVED_BACKUP : RESERVED_ASSIGN;
+        if (f->reserved[id] == want && !took && rank < f->cfg.size && f->inflight[rank] > 0)
+            f->inflight[rank]--; /* reserved, but the entry did not take */
+        if (f->reserved[id] == want)
+            f->reserved[id] = 0;
+        if (!took)
+            continue;
+        if (!backup)
+            f->t_sent[id] = t;
+        rb_add(f, b, rank, id, backup ? f->tt.backup_attempt[id] : f->tt.attempt[id]);
+    }
+    if (b->n && rank < f->cfg.size && f->live[rank])
+        send_records(f, rank, b->r, b->n);
+    free(b);
+}
+
+static void drop_copy(struct rm_farm *f, uint32_t r)
+{
+    if (r < f->cfg.size && f->inflight[r] > 0)
+        f->inflight[r]--;
+}
+
+/* Before a DONE applies: the copies it ends free their holders' credits. */
+static void before_done(struct rm_farm *f, const unsigned char *p)
+{
+    uint32_t rank = rm_get_u32(p + 1), n = rm_get_u32(p + 5);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t id = rm_get_u64(p + 9 + 12 * (size_t)i);
+        if (!rm_tasktable_runs(&f->tt, id, rank, rm_get_u32(p + 9 + 12 * (size_t)i + 8)))
+            continue;
+        drop_copy(f, f->tt.owner[id]);
+        if (f->tt.backup[id] != RM_TT_NONE)
+            drop_copy(f, f->tt.backup[id]);
+    }
+}
+
+static void advance_stage(struct rm_farm *f)
+{
+    uint32_t s = first_open_stage(f);
+    if (s == f->cur_stage || s >= f->tt.stages)
+        return;
+    rm_info("stage %u done; stage %u starts (%llu tasks)", f->cur_stage, s,
+            (unsigned long long)stage_count(f, s));
+    f->cur_stage = s;
+    f->n_lat = f->median_at = 0;
+    f->median_ns = 0;
+    int rc = enqueue_stage(f, s);
+    if (rc != 0) {
+        rm_error("farm: placing tasks: %s", rm_strerror(rc));
+        end_job(f, 3);
+    }
+}
+
+static int size_state(struct rm_farm *f)
+{
+    if (f->reserved || !f->tt.initialized)
+        return 0;
+    size_t n = f->tt.n ? (size_t)f->tt.n : 1;
+    f->reserved = calloc(n, 1);
+    f->t_sent = calloc(n, sizeof *f->t_sent);
+    if (!f->reserved || !f->t_sent)
+        return RM_ENOMEM;
+    if (f->io.keys && f->tt.n)
+        f->io.keys(f->io.ctx, 0, f->tt.n, f->tt.key);
+    return 0;
+}
+
+void rm_farm_apply(struct rm_farm *f, const void *entry, size_t len, uint64_t index)
+{
+    const unsigned char *p = entry;
+    bool lead = f->leading && !f->finished && !f->ended;
+    uint32_t fail_rank = RM_TT_NONE;
+    uint64_t fail_id = 0;
+    if (lead && len >= 1 && p[0] == RM_TT_DONE && len >= 9 &&
+        len == 9 + (size_t)rm_get_u32(p + 5) * 12)
+        before_done(f, p);
+    if (lead && len >= 19 && p[0] == RM_TT_FAIL) {
+        fail_id = rm_get_u64(p + 5);
+        if (rm_tasktable_runs(&f->tt, fail_id, rm_get_u32(p + 1), rm_get_u32(p + 13)))
+            fail_rank = rm_get_u32(p + 1);
+    }
+    uint64_t resched = f->tt.rescheduled;
+    int rc = rm_tasktable_apply(&f->tt, entry, len);
+    if (rc != 0) {
+        rm_error("task table: entry %llu: %s", (unsigned long long)index, rm_strerror(rc));
+        return;
+    }
+    if (size_state(f) != 0) {
+        rm_error("task table: out of memory");
+        end_job(f, 3);
+        return;
+    }
+    if (len >= 5 && p[0] == RM_TT_DEAD) {
+        uint32_t r = rm_get_u32(p + 1);
+        if (r < f->cfg.size && f->live[r]) {
+            f->live[r] = false;
+            f->nlive--;
+        }
+    }
+    if (!lead)
+        return;
+    switch (p[0]) {
+    case RM_TT_INIT:
+        if (rebuild_ring(f) != 0) {
+            rm_error("farm: building the ring: out of memory");
+            end_job(f, 3);
+            return;
+        }
+        rebuild(f);
+        break;
+    case RM_TT_ASSIGN: after_ids(f, p, false); break;
+    case RM_TT_BACKUP: after_ids(f, p, true); break;
+    case RM_TT_DONE:
+        advance_stage(f);
+        refill_all(f);
+        break;
+    case RM_TT_FAIL:
+        if (fail_rank != RM_TT_NONE) {
+            drop_copy(f, fail_rank);
+            if (f->tt.state[fail_id] == RM_TASK_PENDING) {
+                int w = place(f, fail_id, fail_rank);
+                if (w >= 0 && q_push(&f->q[w], fail_id) != 0)
+                    rm_error("farm: out of memory requeueing a task");
+            }
+        }
+        if (f->tt.job_failed) {
+            fail_job(f);
+            return;
+        }
+        refill_all(f);
+        break;
+    case RM_TT_DEAD: {
+        uint32_t r = rm_get_u32(p + 1);
+        if (rm_ring_contains(f->ring, r) && rm_ring_remove(f->ring, r) != 0)
+            rm_warn("farm: removing rank %u from the ring failed", r);
+        rm_warn("rank %u is dead (epoch %llu): %llu unfinished tasks rescheduled on their new "
+                "ring owners",
+                r, (unsigned long long)f->tt.epoch,
+                (unsigned long long)(f->tt.rescheduled - resched));
+        announce(f);
+        rebuild(f);
+        break;
+    }
+    default: break;
+    }
+    if (f->tt.initialized && f->tt.done == f->tt.n && !f->finished && !f->ended)
+        finish(f);
+}
+
+int rm_farm_snapshot(struct rm_farm *f, unsigned char **data, size_t *len)
+{
+    return rm_tasktable_encode(&f->tt, data, len);
+}
+
+int rm_farm_restore(struct rm_farm *f, const void *data, size_t len)
+{
+    int rc = rm_tasktable_decode(&f->tt, data, len);
+    if (rc == 0 && f->tt.initialized && f->tt.n != f->cfg.tasks)
+        rc = RM_EPROTO; /* every rank derived the same job */
+    if (rc != 0)
+        return rc;
+    for (uint64_t i = 0; i < f->tt.epoch; i++) {
+        uint32_t r = f->tt.dead[i];
+        if (r < f->cfg.size && f->live[r]) {
+            f->live[r] = false;
+            f->nlive--;
+        }
+    }
+    rc = size_state(f);
+    if (rc == 0 && f->io.keys && f->tt.n) /* decode dropped the keys */
+        f->io.keys(f->io.ctx, 0, f->tt.n, f->tt.key);
+    return rc;
+}
+
+/* ---- leadership ---------------------------------------------------------------------------- */
+
+void rm_farm_leader(struct rm_farm *f, int leader, uint64_t term, bool self)
+{
+    if (leader >= 0)
+        f->st.leader_changes++;
+    f->st.term = term;
+    bool was = f->leading;
+    f->leading = self;
+    if (!self && was) { /* deposed: forget the volatile state; the next leader rebuilds */
+        f->finished = false;
+        f->init_proposed = false;
+    }
+    if (leader >= 0 && !self) {
+        adopt_leader(f, leader, term);
+    } else if (leader < 0 && f->leader >= 0) { /* an election is on */
+        f->leader = -1;
+        f->leaderless_since = now(f);
+    }
+    if (!self || was)
+        return;
+    f->t_lead = now(f);
+    f->leader = (int)f->cfg.rank;
+    f->leader_term = term;
+    f->leaderless_since = 0;
+    announce(f);
+    if (!f->tt.initialized) {
+        if (!f->init_proposed) {
+            size_t len;
+            unsigned char *e = rm_tt_encode_init(f->cfg.tasks, f->cfg.max_attempts,
+                                                 f->cfg.stages, f->stage_tasks, &len);
+            f->init_proposed = e && f->io.propose(f->io.ctx, e, len) == 0;
+            free(e);
+        }
+    } else if (f->tt.job_failed) {
+        fail_job(f);
+        return;
+    } else {
+        if (rebuild_ring(f) != 0) {
+            rm_error("farm: building the ring: out of memory");
+            end_job(f, 3);
+            return;
+        }
+        rebuild(f);
+        if (f->tt.done == f->tt.n && !f->ended)
+            finish(f);
+    }
+    f->leader = -1; /* replays this rank's own reports to itself */
+    adopt_leader(f, (int)f->cfg.rank, term);
+}
+
+/* ---- messages ------------------------------------------------------------------------------ */
+
+static long rec_count(const unsigned char *p, size_t len, size_t rec)
+{
+    if (len < 4)
+        return -1;
+    uint32_t n = rm_get_u32(p);
+    if (n > RM_TT_MAX_BATCH || len != 4 + (size_t)n * rec)
+        return -1;
+    return n;
+}
+
+int rm_farm_message(struct rm_farm *f, uint32_t type, uint32_t sender, uint64_t term,
+                    uint64_t epoch, const void *payload, size_t len)
+{
+    const unsigned char *p = payload;
+    long n;
+    switch (type) {
+    case RM_FARM_ASSIGN:
+        if ((n = rec_count(p, len, RM_FARM_ASSIGN_REC)) < 0 || stale(f, term, epoch))
+            return RM_EPROTO;
+        adopt_leader(f, (int)sender, term);
+        worker_accept(f, p + 4, (uint32_t)n);
+        return 0;
+    case RM_FARM_DONE:
+        if ((n = rec_count(p, len, RM_FARM_DONE_REC)) < 0)
+            return RM_EPROTO;
+        leader_done(f, sender, p + 4, (uint32_t)n);
+        return 0;
+    case RM_FARM_FAIL:
+        if (len < 14 || len != 14 + (size_t)(p[12] | p[13] << 8) ||
+            len - 14 > RM_TT_MAX_ERROR)
+            return RM_EPROTO;
+        leader_fail(f, sender, p, len);
+        return 0;
+    case RM_FARM_LEADER: {
+        size_t bits = ((size_t)f->cfg.size + 7) / 8;
+        if (len != 20 + bits || rm_get_u64(p) != term || rm_get_u64(p + 8) != epoch ||
+            rm_get_u32(p + 16) != f->cfg.size || stale(f, term, epoch))
+            return RM_EPROTO;
+        adopt_leader(f, (int)sender, term);
+        if (f->io.epoch)
+            f->io.epoch(f->io.ctx, epoch, p + 20);
+        return 0;
+    }
+    case RM_FARM_SHUTDOWN:
+        if (len != 4 || stale(f, term, epoch))
+            return RM_EPROTO;
+        if (rm_get_u32(p) != 0)
+            rm_error("the job failed (rank %u ended it with status %u; see its message)", sender,
+                     rm_get_u32(p));
+        end_job(f, (int)rm_get_u32(p));
+        return 0;
+    default: return RM_EPROTO;
+    }
+}
+
+void rm_farm_death(struct rm_farm *f, uint32_t rank)
+{
+    if (rank >= f->cfg.size)
+        return;
+    if (f->live[rank]) {
+        f->live[rank] = false;
+        f->nlive--;
+    }
+    if ((int)rank == f->leader) {
+        f->leader = -1;
+        f->leaderless_since = now(f);
+    }
+    if (f->leading && !f->finished && !rm_tasktable_is_dead(&f->tt, rank)) {
+        f->dead_pending[rank] = true;
+        propose_deaths(f);
+    }
+}
+
+void rm_farm_fenced(struct rm_farm *f)
+{
+    end_job(f, 3);
+}
+
+void rm_farm_tick(struct rm_farm *f, uint64_t t)
+{
+    if (f->ended)
+        return;
+    if (f->leading && !f->finished) {
+        propose_deaths(f);
+        if (f->tt.initialized && f->ring) {
+            refill_all(f);
+            if (f->cfg.speculation && t - f->straggler_at >= STRAGGLER_CHECK_NS) {
+                f->straggler_at = t;
+                check_stragglers(f, t);
+            }
+        }
+    }
+    if (f->leader < 0 && f->leaderless_since == 0)
+        f->leaderless_since = t;
+    if (f->leaderless_since && t - f->leaderless_since > f->cfg.leaderless_ns) {
+        rm_error("no leader for %.1f s: a majority of the Raft group is lost; the job fails",
+                 (double)(t - f->leaderless_since) / 1e9);
+        /* Workers outside the group may still think a stepped-down leader leads: tell them. */
+        unsigned char st[4];
+        rm_put_u32(st, 3);
+        f->io.broadcast(f->io.ctx, RM_FARM_SHUTDOWN, st, sizeof st);
+        end_job(f, 3);
+    }
+}
+
+/* ---- queries and lifecycle ------------------------------------------------------------------- */
+
+const struct rm_tasktable *rm_farm_table(const struct rm_farm *f)
+{
+    return &f->tt;
+}
+
+int rm_farm_leader_rank(const struct rm_farm *f)
+{
+    return f->leader;
+}
+
+uint64_t rm_farm_leader_term(const struct rm_farm *f)
+{
+    return f->leader_term;
+}
+
+void rm_farm_stats(const struct rm_farm *f, struct rm_farm_stats *out)
+{
+    *out = f->st;
+}
+
+int rm_farm_create(const struct rm_farm_config *cfg, const struct rm_farm_io *io,
+                   struct rm_farm **out)
+{
+    if (!cfg || !io || !out || cfg->size == 0 || cfg->rank >= cfg->size || cfg->stages == 0 ||
+        cfg->stages > RM_TT_MAX_STAGES || !cfg->stage_tasks || cfg->tasks > RM_TT_MAX_TASKS ||
+        !io->now || !io->propose || !io->send || !io->broadcast || !io->run || !io->finished ||
+        !io->ended || cfg->batch > RM_TT_MAX_BATCH)
+        return RM_EINVAL;
+    uint64_t sum = 0;
+    for (uint32_t s = 0; s < cfg->stages; s++)
+        sum += cfg->stage_tasks[s];
+    if (sum != cfg->tasks)
+        return RM_EINVAL;
+    struct rm_farm *f = calloc(1, sizeof *f);
+    if (!f)
+        return RM_ENOMEM;
+    f->cfg = *cfg;
+    f->io = *io;
+    if (!f->cfg.max_attempts)
+        f->cfg.max_attempts = 3;
+    if (!f->cfg.batch)
+        f->cfg.batch = 64;
+    if (!f->cfg.credits)
+        f->cfg.credits = 2 * f->cfg.batch;
+    if (f->cfg.straggler_after <= 0)
+        f->cfg.straggler_after = 0.75;
+    if (f->cfg.straggler_factor <= 0)
+        f->cfg.straggler_factor = 1.5;
+    if (!f->cfg.leaderless_ns)
+        f->cfg.leaderless_ns = 5000 * NS_PER_MS;
+    f->leader = -1;
+    f->nlive = cfg->size;
+    rm_tasktable_init(&f->tt);
+    size_t n = cfg->tasks ? (size_t)cfg->tasks : 1;
+    f->stage_tasks = malloc(cfg->stages * sizeof *f->stage_tasks);
+    f->live = malloc(cfg->size * sizeof *f->live);
+    f->q = calloc(cfg->size, sizeof *f->q);
+    f->inflight = calloc(cfg->size, sizeof *f->inflight);
+    f->dead_pending = calloc(cfg->size, sizeof *f->dead_pending);
+    f->seen = calloc(n, sizeof *f->seen);
+    if (!f->stage_tasks || !f->live || !f->q || !f->inflight || !f->dead_pending || !f->seen) {
+        rm_farm_destroy(f);
+        return RM_ENOMEM;
+    }
+    memcpy(f->stage_tasks, cfg->stage_tasks, cfg->stages * sizeof *f->stage_tasks);
+    f->cfg.stage_tasks = f->stage_tasks;
+    for (uint32_t r = 0; r < cfg->size; r++)
+        f->live[r] = true;
+    *out = f;
+    return 0;
+}
+
+void rm_farm_destroy(struct rm_farm *f)
+{
+    if (!f)
+        return;
+    rm_tasktable_close(&f->tt);
+    rm_ring_destroy(f->ring);
+    for (uint32_t r = 0; f->q && r < f->cfg.size; r++)
+        free(f->q[r].v);
+    free(f->q);
+    free(f->stage_tasks);
+    free(f->live);
+    free(f->reserved);
+    free(f->inflight);
+    free(f->t_sent);
+    free(f->dead_pending);
+    free(f->lat_us);
+    free(f->seen);
+    free(f->done_log);
+    free(f->fail_log);
+    free(f);
+}

@@ -1,0 +1,135 @@
+/*
+ * farm.h: the fault-tolerant task farm, as a pure state machine: the coordinator (on the Raft
+ * leader) and the worker bookkeeping (on every rank).
+ *
+ * The task table (tasktable.h) is the replicated state. The leader places each pending task on
+ * the first live worker among its key's ring successors (ring.h; the leader itself runs no
+ * tasks while any other rank lives), keeps one queue per worker, and commits assignments in
+ * batches while each worker holds fewer than `credits` tasks; a worker whose own queue is empty
+ * takes work from the longest other queue, so none sits idle. Only committed assignments are
+ * sent. Workers drop duplicate (task, attempt) pairs, run the rest, and report completions
+ * (with each task's run time) or failures; the leader commits them. A failed attempt is retried
+ * with a new attempt number until a task has failed `max_attempts` times; then the job fails.
+ * When a rank dies the leader commits its death: its unfinished tasks go to their new ring
+ * owners at a new attempt, and only its tasks move. When the leader dies, the next one rebuilds
+ * everything from the table, re-sends what was in flight and announces itself; workers re-send
+ * their completions and failures to it. Stages run one after the other. Once `after` of a
+ * stage is done, a task in flight for longer than `factor` x the stage's median time gets one
+ * backup copy on another replica holder of its key; the first completion wins, so tasks must be
+ * idempotent.
+ *
+ * Liveness is what rm_farm_death() reported plus the deaths committed in the table.
+ *
+ * Seams: everything outside (time, the Raft log, the network, this rank's worker
+ * thread) goes through struct rm_farm_io, so the same code runs over MPI (farmnode.c) and in
+ * the deterministic simulator (tests/sim/sim_farm.c). No MPI, no clock, no threads here; every
+ * function must be called from one thread (the control thread under MPI).
+ */
+#ifndef RM_FARM_H
+#define RM_FARM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scheduler/tasktable.h"
+
+/* Message types the farm sends and handles; the values are those of frame.h's enum. */
+enum rm_farm_msg {
+    RM_FARM_ASSIGN = 5,   /* leader -> worker: u32 n, n x (u64 id, u32 attempt) */
+    RM_FARM_DONE = 6,     /* worker -> leader: u32 n, n x (u64 id, u32 attempt, u32 us) */
+    RM_FARM_SHUTDOWN = 7, /* leader -> all: u32 exit status */
+    RM_FARM_LEADER = 9,   /* leader -> all: u64 term, u64 epoch, u32 size, live bitmap */
+    RM_FARM_FAIL = 10,    /* worker -> leader: u64 id, u32 attempt, u16 len, error text */
+};
+
+#define RM_FARM_ASSIGN_REC 12u
+#define RM_FARM_DONE_REC 16u
+
+struct rm_farm_io {
+    void *ctx;
+    uint64_t (*now)(void *ctx);              /* monotonic ns */
+    /* Appends an entry to the Raft log (leader only); 0 or an error (not leader, busy). */
+    int (*propose)(void *ctx, const void *entry, size_t len);
+    /* Sends to another rank, stamped with this rank's (term, epoch); 0 or an error. */
+    int (*send)(void *ctx, uint32_t to, uint32_t type, const void *payload, size_t len);
+    int (*broadcast)(void *ctx, uint32_t type, const void *payload, size_t len);
+    /* Hands n fresh (u64 id, u32 attempt) records to this rank's worker. */
+    void (*run)(void *ctx, const unsigned char *recs, uint32_t n);
+    /* A membership epoch was announced with its live set (one bit per rank): by this rank,
+     * just before its announcement goes out, or by the leader. May be NULL. */
+    void (*epoch)(void *ctx, uint64_t epoch, const unsigned char *live);
+    /* Leader: every task is done. The caller assembles any output, then calls
+     * rm_farm_end(f, status). */
+    void (*finished)(void *ctx);
+    /* The job is over for this rank, with this exit status. Called once. */
+    void (*ended)(void *ctx, int status);
+    /* Writes a one-line description of task id into buf (for error messages). May be NULL. */
+    void (*describe)(void *ctx, uint64_t id, char *buf, size_t cap);
+    /* Computes the ring hashes of the data keys of tasks [first, first + n). */
+    void (*keys)(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes);
+};
+
+struct rm_farm_config {
+    uint32_t rank, size;
+    uint64_t tasks;
+    uint32_t stages;             /* at least 1 */
+    const uint64_t *stage_tasks; /* per stage, summing to tasks; copied */
+    uint32_t max_attempts;       /* failures before a task fails the job [3 if 0] */
+    uint32_t batch;              /* tasks per assignment entry and message, <= RM_TT_MAX_BATCH */
+    uint32_t credits;            /* tasks in flight per worker [2 x batch if 0] */
+    uint32_t vnodes;             /* ring virtual nodes per rank [ring default if 0] */
+    bool speculation;            /* backup copies of stragglers */
+    double straggler_after;      /* fraction of a stage done before backups [0.75 if 0] */
+    double straggler_factor;     /* x the median task time [1.5 if 0] */
+    uint64_t leaderless_ns;      /* no leader this long: the majority is lost, the job fails */
+};
+
+struct rm_farm_stats {
+    uint64_t dispatched, stolen, backups, resent, stale_done, failures_reported;
+    uint32_t leader_changes;
+    uint64_t term;
+    double seconds; /* from this leader's taking office to the end, on the finishing leader */
+    bool finished_here;
+    uint32_t workers_end;
+};
+
+struct rm_farm;
+
+/* Creates a farm; cfg and io are copied. Returns 0, RM_EINVAL or RM_ENOMEM. */
+int rm_farm_create(const struct rm_farm_config *cfg, const struct rm_farm_io *io,
+                   struct rm_farm **out);
+void rm_farm_destroy(struct rm_farm *f);
+
+/* Raft callbacks: a committed entry (every Raft member, in log order), the snapshot hooks and a
+ * leader change (leader -1: none known; self: this rank leads now). */
+void rm_farm_apply(struct rm_farm *f, const void *entry, size_t len, uint64_t index);
+int rm_farm_snapshot(struct rm_farm *f, unsigned char **data, size_t *len);
+int rm_farm_restore(struct rm_farm *f, const void *data, size_t len);
+void rm_farm_leader(struct rm_farm *f, int leader, uint64_t term, bool self);
+
+/* A farm message arrived (see enum rm_farm_msg); the frame was validated by the transport, the
+ * payload is checked here. Malformed or stale messages are dropped and return RM_EPROTO. */
+int rm_farm_message(struct rm_farm *f, uint32_t type, uint32_t sender, uint64_t term,
+                    uint64_t epoch, const void *payload, size_t len);
+
+/* This rank's detector found rank dead; this rank was fenced; time passed. */
+void rm_farm_death(struct rm_farm *f, uint32_t rank);
+void rm_farm_fenced(struct rm_farm *f);
+void rm_farm_tick(struct rm_farm *f, uint64_t now);
+
+/* This rank's worker finished tasks: n records of (u64 id, u32 attempt, u32 us). */
+int rm_farm_completed(struct rm_farm *f, const unsigned char *recs, uint32_t n);
+/* This rank's worker failed task id at attempt, with a one-line reason. */
+int rm_farm_task_failed(struct rm_farm *f, uint64_t id, uint32_t attempt, const char *error);
+
+/* Leader, after io->finished: ends the job for every rank with status (0, or 3 when the output
+ * could not be written). */
+void rm_farm_end(struct rm_farm *f, int status);
+
+const struct rm_tasktable *rm_farm_table(const struct rm_farm *f);
+int rm_farm_leader_rank(const struct rm_farm *f);
+uint64_t rm_farm_leader_term(const struct rm_farm *f);
+void rm_farm_stats(const struct rm_farm *f, struct rm_farm_stats *out);
+
+#endif /* RM_FARM_H */

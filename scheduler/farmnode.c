@@ -1,0 +1,490 @@
+/* farmnode.c: see farmnode.h. */
+#include "scheduler/farmnode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ringmaster.h"
+#include "runtime/clock.h"
+#include "runtime/epochcomm.h"
+#include "runtime/frame.h"
+#include "runtime/log.h"
+#include "runtime/mailbox.h"
+#include "runtime/raftnode.h"
+#include "runtime/status.h"
+
+enum mail_type { MAIL_ASSIGN = 1, MAIL_FINISH = 2, MAIL_END = 3 };
+
+/* Completions are reported when a batch of assignments is done, or sooner once this long has
+ * passed since the oldest unreported one, so that long tasks are reported one by one. */
+#define REPORT_NS (5 * RM_NS_PER_MS)
+
+struct rm_farmnode {
+    struct rm_control *ctl;
+    const struct rm_options *opts;
+    const struct rm_rank_info *info;
+    const struct rm_farm_kernel *kernel;
+    struct rm_farm *farm;
+    struct rm_raftnode *raft;
+    struct rm_epochcomm *ecomm;
+    struct rm_mailbox mb;
+    uint8_t *roles;     /* per rank, for the status file */
+    uint64_t status_at; /* when the status file was last written */
+    int rank, size;
+    int status; /* written by the control thread before MAIL_END */
+    uint32_t slow_ms; /* test-only fault: extra time per task on this rank */
+    uint64_t stamp_epoch; /* the epoch this rank's frames carry */
+    bool over;            /* the job has ended: the status file is final */
+};
+
+/* ---- the farm's seams ---------------------------------------------------------------------- */
+
+static uint64_t io_now(void *ctx)
+{
+    struct rm_farmnode *k = ctx;
+    return rm_control_now(k->ctl);
+}
+
+static int io_propose(void *ctx, const void *entry, size_t len)
+{
+    struct rm_farmnode *k = ctx;
+    return rm_raftnode_propose(k->raft, entry, len);
+}
+
+static int io_send(void *ctx, uint32_t to, uint32_t type, const void *payload, size_t len)
+{
+    struct rm_farmnode *k = ctx;
+    int rc = rm_control_send(k->ctl, (int)to, (uint8_t)type, payload, len);
+    if (rc != 0 && rc != RM_EDEAD && rc != RM_ESHUTDOWN)
+        rm_warn("sending a %s message to rank %u: %s", rm_msg_type_name(type), to,
+                rm_strerror(rc));
+    return rc;
+}
+
+static int io_broadcast(void *ctx, uint32_t type, const void *payload, size_t len)
+{
+    struct rm_farmnode *k = ctx;
+    return rm_control_broadcast(k->ctl, (uint8_t)type, payload, len);
+}
+
+static void io_run(void *ctx, const unsigned char *recs, uint32_t n)
+{
+    struct rm_farmnode *k = ctx;
+    if (rm_mailbox_put(&k->mb, MAIL_ASSIGN, recs, (size_t)n * RM_FARM_ASSIGN_REC) != 0)
+        rm_warn("dropped an assignment: this rank is stopping");
+}
+
+static void io_epoch(void *ctx, uint64_t epoch, const unsigned char *live)
+{
+    struct rm_farmnode *k = ctx;
+    if (epoch > k->stamp_epoch) { /* later frames carry the new epoch */
+        k->stamp_epoch = epoch;
+        rm_raftnode_set_epoch(k->raft, epoch);
+    }
+    if (epoch > 0 && rm_epochcomm_request(k->ecomm, epoch, live, k->size) != 0)
+        rm_warn("cannot start building the epoch %llu communicator", (unsigned long long)epoch);
+}
+
+static void write_status(struct rm_farmnode *k, const char *state);
+
+static void io_finished(void *ctx)
+{
+    struct rm_farmnode *k = ctx;
+    write_status(k, "running");
+    if (rm_mailbox_put(&k->mb, MAIL_FINISH, NULL, 0) != 0)
+        rm_farm_end(k->farm, 3);
+}
+
+static void io_ended(void *ctx, int status)
+{
+    struct rm_farmnode *k = ctx;
+    k->status = status;
+    k->over = true;
+    if (rm_farm_leader_rank(k->farm) == k->rank || status != 0)
+        write_status(k, status == 0 ? "done" : "failed");
+    if (rm_mailbox_put(&k->mb, MAIL_END, NULL, 0) != 0)
+        rm_mailbox_shut(&k->mb);
+}
+
+static void io_describe(void *ctx, uint64_t id, char *buf, size_t cap)
+{
+    struct rm_farmnode *k = ctx;
+    if (k->kernel->describe)
+        k->kernel->describe(k->kernel->ctx, id, buf, cap);
+    else
+        snprintf(buf, cap, "task %llu", (unsigned long long)id);
+}
+
+static void io_keys(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes)
+{
+    struct rm_farmnode *k = ctx;
+    k->kernel->keys(k->kernel->ctx, first, n, hashes);
+}
+
+/* ---- status file ---------------------------------------------------------------------------- */
+
+static void write_status(struct rm_farmnode *k, const char *state)
+{
+    if (!k->opts->status_path)
+        return;
+    const struct rm_tasktable *tt = rm_farm_table(k->farm);
+    int leader = rm_farm_leader_rank(k->farm);
+    for (int r = 0; r < k->size; r++)
+        k->roles[r] = rm_control_is_dead(k->ctl, r)         ? RM_ROLE_DEAD
+                      : r == leader                          ? RM_ROLE_LEADER
+                      : rm_raftnode_is_voter(k->raft, r)     ? RM_ROLE_VOTER
+                                                             : RM_ROLE_WORKER;
+    struct rm_status st = {.state = state, .leader = leader, .term = rm_farm_leader_term(k->farm),
+                           .epoch = tt->epoch, .size = k->size, .ranks = k->info,
+                           .roles = k->roles, .total = k->kernel->tasks, .done = tt->done,
+                           .running = tt->assigned, .rescheduled = tt->rescheduled};
+    if (rm_status_write(k->opts->status_path, &st) != 0 && k->status_at == 0)
+        rm_warn("cannot write the status file %s", k->opts->status_path);
+    k->status_at = rm_control_now(k->ctl);
+}
+
+/* ---- Raft and control-thread callbacks ------------------------------------------------------ */
+
+static void on_apply(void *ctx, const void *data, size_t len, uint64_t index)
+{
+    struct rm_farmnode *k = ctx;
+    uint64_t epoch = rm_farm_table(k->farm)->epoch;
+    rm_farm_apply(k->farm, data, len, index);
+    epoch = rm_farm_table(k->farm)->epoch;
+    if (epoch > k->stamp_epoch) {
+        k->stamp_epoch = epoch;
+        rm_raftnode_set_epoch(k->raft, epoch);
+    }
+}
+
+static void on_leader_changed(void *ctx, int leader, uint64_t term, bool self)
+{
+    struct rm_farmnode *k = ctx;
+    rm_farm_leader(k->farm, leader, term, self);
+}
+
+static int snapshot_table(void *ctx, unsigned char **data, size_t *len)
+{
+    struct rm_farmnode *k = ctx;
+    return rm_farm_snapshot(k->farm, data, len);
+}
+
+static int restore_table(void *ctx, const void *data, size_t len)
+{
+    struct rm_farmnode *k = ctx;
+    int rc = rm_farm_restore(k->farm, data, len);
+    if (rc == 0)
+        rm_raftnode_set_epoch(k->raft, rm_farm_table(k->farm)->epoch);
+    return rc;
+}
+
+static void on_message(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
+                       const void *payload)
+{
+    struct rm_farmnode *k = ctx;
+    (void)c;
+    if (rm_farm_message(k->farm, h->type, h->sender, h->term, h->epoch, payload, h->length) != 0)
+        rm_debug("dropped a malformed or stale %s message from rank %u (term %llu, epoch %llu)",
+                 rm_msg_type_name(h->type), h->sender, (unsigned long long)h->term,
+                 (unsigned long long)h->epoch);
+}
+
+static void on_death(struct rm_control *c, void *ctx, uint32_t rank, enum rm_death_cause cause)
+{
+    struct rm_farmnode *k = ctx;
+    (void)c;
+    (void)cause;
+    rm_farm_death(k->farm, rank);
+}
+
+static void on_fence(struct rm_control *c, void *ctx)
+{
+    struct rm_farmnode *k = ctx;
+    (void)c;
+    rm_farm_fenced(k->farm);
+}
+
+static void on_tick(struct rm_control *c, void *ctx, uint64_t now)
+{
+    struct rm_farmnode *k = ctx;
+    (void)c;
+    rm_farm_tick(k->farm, now);
+    if (!k->over && rm_farm_leader_rank(k->farm) == k->rank &&
+        now - k->status_at >= 400 * RM_NS_PER_MS &&
+        rm_farm_table(k->farm)->initialized)
+        write_status(k, "running");
+}
+
+/* ---- worker thread -------------------------------------------------------------------------- */
+
+struct report {
+    struct rm_farmnode *k;
+    uint32_t n;         /* DONE records; or 0 for a failure */
+    uint64_t id;        /* failure: task, attempt and reason */
+    uint32_t attempt;
+    char error[RM_TT_MAX_ERROR + 1];
+    unsigned char recs[]; /* n x RM_FARM_DONE_REC */
+};
+
+static void deliver(struct rm_control *c, void *arg)
+{
+    struct report *r = arg;
+    (void)c;
+    int rc = r->n ? rm_farm_completed(r->k->farm, r->recs, r->n)
+                  : rm_farm_task_failed(r->k->farm, r->id, r->attempt, r->error);
+    if (rc != 0)
+        rm_error("worker: reporting to the coordinator: %s", rm_strerror(rc));
+    free(r);
+}
+
+static int call(struct rm_farmnode *k, struct report *r)
+{
+    int rc = rm_control_call(k->ctl, deliver, r);
+    if (rc != 0)
+        free(r);
+    return rc;
+}
+
+static int report_done(struct rm_farmnode *k, const unsigned char *recs, uint32_t n)
+{
+    if (n == 0)
+        return 0;
+    struct report *r = malloc(sizeof *r + (size_t)n * RM_FARM_DONE_REC);
+    if (!r)
+        return RM_ENOMEM;
+    r->k = k;
+    r->n = n;
+    memcpy(r->recs, recs, (size_t)n * RM_FARM_DONE_REC);
+    return call(k, r);
+}
+
+static int report_failure(struct rm_farmnode *k, uint64_t id, uint32_t attempt, const char *err)
+{
+    struct report *r = malloc(sizeof *r);
+    if (!r)
+        return RM_ENOMEM;
+    r->k = k;
+    r->n = 0;
+    r->id = id;
+    r->attempt = attempt;
+    snprintf(r->error, sizeof r->error, "%s", err);
+    return call(k, r);
+}
+
+static void sleep_ms(uint32_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* Runs one mailbox batch of (id, attempt) records. */
+static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
+{
+    uint32_t n = (uint32_t)(m->len / RM_FARM_ASSIGN_REC);
+    unsigned char *done = malloc((size_t)n * RM_FARM_DONE_REC + 1);
+    if (!done)
+        return RM_ENOMEM;
+    uint32_t nd = 0;
+    uint64_t oldest = 0;
+    int rc = 0;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        const unsigned char *rec = m->data + (size_t)RM_FARM_ASSIGN_REC * i;
+        uint64_t id = rm_get_u64(rec);
+        uint32_t att = rm_get_u32(rec + 8);
+        char err[RM_TT_MAX_ERROR + 1] = "";
+        uint64_t t0 = rm_clock_monotonic_ns();
+        if (k->slow_ms)
+            sleep_ms(k->slow_ms);
+        int trc = k->kernel->run(k->kernel->ctx, id, att, err, sizeof err);
+        uint64_t t1 = rm_clock_monotonic_ns(), us = (t1 - t0) / 1000;
+        if (trc != 0) {
+            if (!err[0])
+                snprintf(err, sizeof err, "%s", rm_strerror(trc));
+            rm_warn("task %llu (attempt %u) failed: %s", (unsigned long long)id, att, err);
+            rc = report_failure(k, id, att, err);
+            continue;
+        }
+        unsigned char *d = done + (size_t)RM_FARM_DONE_REC * nd++;
+        rm_put_u64(d, id);
+        rm_put_u32(d + 8, att);
+        rm_put_u32(d + 12, us > UINT32_MAX ? UINT32_MAX : (uint32_t)us);
+        if (nd == 1)
+            oldest = t0;
+        if (t1 - oldest >= REPORT_NS) {
+            rc = report_done(k, done, nd);
+            nd = 0;
+        }
+    }
+    if (rc == 0)
+        rc = report_done(k, done, nd);
+    free(done);
+    return rc;
+}
+
+static void end_call(struct rm_control *c, void *arg)
+{
+    struct report *r = arg;
+    (void)c;
+    rm_farm_end(r->k->farm, (int)r->n);
+    free(r);
+}
+
+/* The finishing leader writes the output here, off the control thread, then ends the job. */
+static int finish_job(struct rm_farmnode *k)
+{
+    int status = 0;
+    if (k->kernel->finish && k->kernel->finish(k->kernel->ctx) != 0)
+        status = 3;
+    struct report *r = malloc(sizeof *r);
+    if (!r)
+        return RM_ENOMEM;
+    r->k = k;
+    r->n = (uint32_t)status;
+    int rc = rm_control_call(k->ctl, end_call, r);
+    if (rc != 0)
+        free(r);
+    return rc;
+}
+
+int rm_farmnode_run(struct rm_farmnode *k, struct rm_farmnode_summary *sum)
+{
+    struct rm_mail *m;
+    int rc = 0;
+    while (rm_mailbox_get(&k->mb, &m) == 0) {
+        int type = m->type;
+        if (type == MAIL_ASSIGN)
+            rc = run_assignment(k, m);
+        else if (type == MAIL_FINISH)
+            rc = finish_job(k);
+        free(m);
+        if (type == MAIL_END)
+            break;
+        if (rc != 0 && rc != RM_ESHUTDOWN) {
+            rm_error("worker: %s", rm_strerror(rc));
+            return 3;
+        }
+    }
+    /* The control thread wrote the table before MAIL_END (the mailbox lock orders them). */
+    const struct rm_tasktable *tt = rm_farm_table(k->farm);
+    struct rm_farmnode_summary s = {.tasks = k->kernel->tasks, .done = tt->done,
+                                    .rescheduled = tt->rescheduled, .backups = tt->backups,
+                                    .failures = tt->failures};
+    rm_farm_stats(k->farm, &s.st);
+    if (k->status == 0 && s.st.finished_here && k->kernel->summary)
+        k->kernel->summary(k->kernel->ctx, &s.st, tt);
+    if (sum)
+        *sum = s;
+    return k->status;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+static uint32_t auto_batch(uint64_t tasks, int size)
+{
+    uint64_t workers = size > 1 ? (uint64_t)size - 1 : 1;
+    uint64_t b = tasks / (4 * workers);
+    return (uint32_t)(b < 1 ? 1 : b > 256 ? 256 : b);
+}
+
+/* RINGMASTER_FAULT_SLOW_RANK=R:MS (tests only): rank R spends MS more on every task. */
+static uint32_t slow_fault(int rank)
+{
+    const char *s = getenv("RINGMASTER_FAULT_SLOW_RANK");
+    unsigned r, ms;
+    if (!s || sscanf(s, "%u:%u", &r, &ms) != 2 || (int)r != rank)
+        return 0;
+    rm_warn("test fault: this rank is slowed down by %u ms per task", ms);
+    return ms;
+}
+
+static int register_all(struct rm_farmnode *k)
+{
+    struct rm_raftnode_config cfg = {.voters = k->opts->voters,
+                                    .election_timeout_ms = k->opts->election_ms,
+                                    .seed = rm_clock_monotonic_ns(),
+                                    .snapshot_entries = k->opts->snapshot_entries};
+    struct rm_raftnode_app app = {.apply = on_apply, .leader_changed = on_leader_changed,
+                                  .snapshot = snapshot_table, .restore = restore_table,
+                                  .ctx = k};
+    static const uint8_t types[] = {RM_MSG_ASSIGN, RM_MSG_DONE, RM_MSG_FAIL, RM_MSG_LEADER,
+                                    RM_MSG_SHUTDOWN};
+    int rc = rm_raftnode_create(k->ctl, &cfg, &app, &k->raft);
+    for (size_t i = 0; rc == 0 && i < sizeof types; i++)
+        rc = rm_control_on(k->ctl, types[i], on_message, k);
+    if (rc == 0)
+        rc = rm_control_on_death(k->ctl, on_death, k);
+    if (rc == 0)
+        rc = rm_control_on_tick(k->ctl, on_tick, k);
+    if (rc == 0)
+        rm_control_on_fence(k->ctl, on_fence, k);
+    return rc;
+}
+
+int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
+                       const struct rm_rank_info *info, const struct rm_farm_kernel *kernel,
+                       struct rm_farmnode **out)
+{
+    struct rm_farmnode *k = calloc(1, sizeof *k);
+    if (!k)
+        return RM_ENOMEM;
+    k->ctl = ctl;
+    k->opts = opts;
+    k->info = info;
+    k->kernel = kernel;
+    k->rank = rm_control_rank(ctl);
+    k->size = rm_control_size(ctl);
+    k->slow_ms = slow_fault(k->rank);
+    int rc = rm_mailbox_init(&k->mb);
+    if (rc != 0) {
+        free(k);
+        return rc;
+    }
+    uint64_t leaderless = 20ull * opts->election_ms * RM_NS_PER_MS;
+    uint32_t batch = opts->batch_size ? opts->batch_size : auto_batch(kernel->tasks, k->size);
+    struct rm_farm_config fc = {.rank = (uint32_t)k->rank, .size = (uint32_t)k->size,
+                                .tasks = kernel->tasks, .stages = kernel->stages,
+                                .stage_tasks = kernel->stage_tasks,
+                                .max_attempts = opts->max_attempts,
+                                .batch = batch > RM_TT_MAX_BATCH ? RM_TT_MAX_BATCH : batch,
+                                .vnodes = opts->vnodes, .speculation = opts->speculation,
+                                .leaderless_ns = leaderless < 5000 * RM_NS_PER_MS
+                                                     ? 5000 * RM_NS_PER_MS
+                                                     : leaderless};
+    struct rm_farm_io io = {.ctx = k, .now = io_now, .propose = io_propose, .send = io_send,
+                            .broadcast = io_broadcast, .run = io_run, .epoch = io_epoch,
+                            .finished = io_finished, .ended = io_ended,
+                            .describe = io_describe, .keys = io_keys};
+    k->roles = calloc((size_t)k->size, sizeof *k->roles);
+    rc = k->roles ? rm_farm_create(&fc, &io, &k->farm) : RM_ENOMEM;
+    if (rc == 0)
+        rc = rm_epochcomm_create(rm_control_comm(ctl), &k->ecomm);
+    if (rc == 0)
+        rc = register_all(k);
+    if (rc != 0) {
+        rm_farmnode_destroy(k);
+        return rc;
+    }
+    if (k->rank == 0 && opts->status_path) {
+        struct rm_status st = {.state = "starting", .leader = -1, .size = k->size,
+                               .ranks = info, .roles = k->roles, .total = kernel->tasks};
+        if (rm_status_write(opts->status_path, &st) != 0)
+            rm_warn("cannot write the status file %s", opts->status_path);
+    }
+    *out = k;
+    return 0;
+}
+
+void rm_farmnode_destroy(struct rm_farmnode *k)
+{
+    if (!k)
+        return;
+    rm_raftnode_destroy(k->raft);
+    rm_epochcomm_destroy(k->ecomm);
+    rm_farm_destroy(k->farm);
+    rm_mailbox_close(&k->mb);
+    free(k->roles);
+    free(k);
+}

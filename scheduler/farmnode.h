@@ -1,0 +1,73 @@
+/*
+ * farmnode.h: runs a task-farm kernel on one MPI rank: the farm state machine (farm.h) wired to
+ * the control thread, the Raft node, the status file and this rank's worker thread.
+ *
+ * Threads: the farm, Raft and every handler run on the control thread. Tasks run on the thread
+ * that calls rm_farmnode_run (the main thread, pinned to this rank's core), which reaches the
+ * control thread only through rm_control_call; so a long task never delays heartbeats.
+ *
+ * Lifecycle: rm_farmnode_create (main thread, before rm_control_start: registers handlers),
+ * rm_farmnode_run (blocks until the job ends), rm_farmnode_destroy (after rm_control_stop).
+ */
+#ifndef RM_FARMNODE_H
+#define RM_FARMNODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/control.h"
+#include "runtime/options.h"
+#include "runtime/world.h"
+#include "scheduler/farm.h"
+
+/*
+ * A kernel that runs on the farm. Every rank builds the same description from the same command
+ * line and input, so task ids, stages and keys agree everywhere. Tasks must be idempotent: a
+ * task may run more than once (after a failure, a death, or as a straggler's backup copy), and
+ * only one completion counts.
+ */
+struct rm_farm_kernel {
+    const char *name;
+    void *ctx;                   /* the kernel's own state; passed to every hook */
+    uint64_t tasks;
+    uint32_t stages;             /* at least 1 */
+    const uint64_t *stage_tasks; /* per stage; borrowed until rm_farmnode_destroy */
+    /* Ring hashes of the data keys of tasks [first, first + n). Control thread. */
+    void (*keys)(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes);
+    /* One line naming task id for messages ("line 7: make test"). Control thread. May be
+     * NULL. */
+    void (*describe)(void *ctx, uint64_t id, char *buf, size_t cap);
+    /* Runs task id at attempt on this rank. Returns 0, or an error code with a one-line reason
+     * in err; the task is then retried elsewhere, up to --max-attempts. Worker thread. */
+    int (*run)(void *ctx, uint64_t id, uint32_t attempt, char *err, size_t cap);
+    /* On the finishing leader once every task is done: writes the job's output. Returns 0 or
+     * an error code (after logging one line); the job then ends with status 3. Worker thread.
+     * May be NULL. */
+    int (*finish)(void *ctx);
+    /* Prints the kernel's summary line(s) on the finishing leader. May be NULL. */
+    void (*summary)(void *ctx, const struct rm_farm_stats *st, const struct rm_tasktable *tt);
+};
+
+struct rm_farmnode;
+
+struct rm_farmnode_summary {
+    struct rm_farm_stats st;
+    uint64_t tasks, done, rescheduled, backups, failures;
+};
+
+/* ctl, opts, info (one row per rank, for the status file) and kernel are borrowed and must
+ * outlive the node. Returns 0, RM_ENOMEM, RM_EINVAL, RM_EBUSY. */
+int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
+                       const struct rm_rank_info *info, const struct rm_farm_kernel *kernel,
+                       struct rm_farmnode **out);
+
+/* Runs this rank's part until the job ends. Returns the job's exit status: 0 done, 3 failed
+ * (a task failed too often, this rank was fenced, or no leader could be elected for too long).
+ * Fills *sum. Main thread. */
+int rm_farmnode_run(struct rm_farmnode *k, struct rm_farmnode_summary *sum);
+
+/* Frees the node. The control thread must be stopped. Safe with NULL. */
+void rm_farmnode_destroy(struct rm_farmnode *k);
+
+#endif /* RM_FARMNODE_H */
