@@ -13,6 +13,7 @@
  *   #ringmaster-task line=L status=S bytes=B seconds=T rank=R attempts=A command=C\n
  *   B bytes of output, then \n
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -111,9 +112,7 @@ static int io_error(char *err, size_t cap, const char *what, const char *path)
 
 static int tasks_run(void *ctx, uint64_t id, uint32_t attempt, char *err, size_t cap)
 {
-    struct tasks *t = ctx;
-    if (mkdir(t->parts, 0755) != 0 && errno != EEXIST)
-        return io_error(err, cap, "cannot create", t->parts);
+    struct tasks *t = ctx; /* the parts directory exists: see rm_kernel_tasks_open */
     size_t plen = strlen(t->parts) + 64;
     char *out = malloc(plen), *tmp = malloc(plen), *part = malloc(plen);
     if (!out || !tmp || !part) {
@@ -182,6 +181,28 @@ static int part_status(const char *path)
     return status;
 }
 
+/* Removes the parts directory: the parts, and the temporary files of copies cut short by a
+ * rank's death (all named by a task number first). A copy still running on a live rank when the
+ * job ends may leave one more file; the directory then stays, and a warning says so. */
+static void remove_parts(const char *parts)
+{
+    DIR *d = opendir(parts);
+    if (!d)
+        return;
+    size_t cap = strlen(parts) + 300;
+    char *path = malloc(cap);
+    for (struct dirent *e; path && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, cap, "%s/%s", parts, e->d_name);
+        unlink(path);
+    }
+    free(path);
+    closedir(d);
+    if (rmdir(parts) != 0)
+        rm_warn("tasks: could not remove %s: %s", parts, strerror(errno));
+}
+
 static int tasks_finish(void *ctx)
 {
     struct tasks *t = ctx;
@@ -231,13 +252,8 @@ static int tasks_finish(void *ctx)
     }
     if (rc != 0 && tmp)
         unlink(tmp);
-    if (rc == 0) { /* the parts are in the output now */
-        for (uint64_t i = 0; i < t->n; i++) {
-            snprintf(part, plen, "%s/%llu", t->parts, (unsigned long long)i);
-            unlink(part);
-        }
-        rmdir(t->parts); /* fails harmlessly if a late copy left a temporary file */
-    }
+    if (rc == 0)
+        remove_parts(t->parts); /* they are in the output now */
     free(part);
     free(tmp);
     if (rc == 0 && t->failed) {
@@ -382,6 +398,14 @@ int rm_kernel_tasks_open(const struct rm_options *opts, int rank, struct rm_farm
             snprintf(t->parts, pl, "%s.parts", opts->output);
         else
             rc = RM_ENOMEM;
+    }
+    /* Every rank creates the parts directory before the job starts, and no rank creates it
+     * later, so a copy that runs after the finishing leader removed it fails instead of
+     * leaving a new directory behind. */
+    if (rc == 0 && mkdir(t->parts, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, cap, "--output %s: cannot create %s: %s", opts->output, t->parts,
+                 strerror(errno));
+        rc = RM_EUSAGE;
     }
     if (rc != 0) {
         tasks_release(t);

@@ -21,6 +21,11 @@ struct idq {
     size_t n, cap;
 };
 
+struct pending {
+    unsigned char *e;
+    size_t len;
+};
+
 struct rm_farm {
     struct rm_farm_config cfg;
     uint64_t *stage_tasks;
@@ -42,6 +47,8 @@ struct rm_farm {
     uint32_t *lat_us;      /* latencies (send to completion) of this stage's tasks */
     size_t n_lat, cap_lat, median_at;
     uint64_t median_ns, straggler_at;
+    struct pending *retry; /* reports the log could not take yet */
+    size_t n_retry, cap_retry;
     /* worker state */
     int leader;
     uint64_t leader_term, epoch_seen, leaderless_since;
@@ -475,7 +482,7 @@ static void rebuild(struct rm_farm *f)
             continue;
         if (!f->live[r])
             f->dead_pending[r] = true;
-        else if (r != f->cfg.rank) /* this rank's own copies are still in its worker */
+        else /* this rank's own copies too: their ASSIGN may have committed unsent */
             resend_inflight(f, r);
     }
     propose_deaths(f);
@@ -542,6 +549,45 @@ static void note_latency(struct rm_farm *f, uint64_t id)
         f->lat_us[f->n_lat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
+/* Proposes a DONE or FAIL entry (owned: freed here). A worker reports each result once per
+ * leader, so an entry the log cannot take now (busy) waits in a queue, retried on every tick;
+ * the queue is dropped with the leadership, and the workers re-send to the next leader. */
+static void propose_report(struct rm_farm *f, unsigned char *e, size_t len)
+{
+    if (!e) {
+        rm_error("farm: out of memory committing a report; the job cannot finish");
+        end_job(f, 3);
+        return;
+    }
+    if (f->n_retry == 0 && f->io.propose(f->io.ctx, e, len) == 0) {
+        free(e);
+        return;
+    }
+    if (grow((void **)&f->retry, &f->cap_retry, f->n_retry + 1, sizeof *f->retry) != 0) {
+        free(e);
+        rm_error("farm: out of memory committing a report; the job cannot finish");
+        end_job(f, 3);
+        return;
+    }
+    f->retry[f->n_retry++] = (struct pending){e, len};
+}
+
+static void retry_reports(struct rm_farm *f)
+{
+    size_t i = 0;
+    while (i < f->n_retry && f->io.propose(f->io.ctx, f->retry[i].e, f->retry[i].len) == 0)
+        free(f->retry[i++].e);
+    memmove(f->retry, f->retry + i, (f->n_retry - i) * sizeof *f->retry);
+    f->n_retry -= i;
+}
+
+static void drop_retries(struct rm_farm *f)
+{
+    for (size_t i = 0; i < f->n_retry; i++)
+        free(f->retry[i].e);
+    f->n_retry = 0;
+}
+
 /* DONE records from sender (this rank's own, or a message): commit the fresh ones. */
 static void leader_done(struct rm_farm *f, uint32_t sender, const unsigned char *recs,
                         uint32_t n)
@@ -553,11 +599,16 @@ static void leader_done(struct rm_farm *f, uint32_t sender, const unsigned char 
     for (uint32_t i = 0; i < n; i++) {
         uint64_t id = rm_get_u64(recs + (size_t)RM_FARM_DONE_REC * i);
         uint32_t a = rm_get_u32(recs + (size_t)RM_FARM_DONE_REC * i + 8);
-        if (!rm_tasktable_runs(&f->tt, id, sender, a)) {
+        /* Only tasks already done are skipped here. A new leader's table can lag behind the
+         * log until its first commit, so "not assigned to the sender" may just mean "not yet
+         * applied here"; applying the entry sorts out stale copies deterministically. */
+        if (f->tt.initialized && (id >= f->tt.n || f->tt.state[id] == RM_TASK_DONE ||
+                                  f->tt.state[id] == RM_TASK_FAILED)) {
             f->st.stale_done++;
-            continue; /* already done, or a stale copy: nothing to commit */
+            continue;
         }
-        note_latency(f, id);
+        if (rm_tasktable_runs(&f->tt, id, sender, a))
+            note_latency(f, id);
         ids[m] = id;
         att[m++] = a;
     }
@@ -565,10 +616,7 @@ static void leader_done(struct rm_farm *f, uint32_t sender, const unsigned char 
         return;
     size_t len;
     unsigned char *e = rm_tt_encode_done(sender, ids, att, m, &len);
-    int rc = e ? f->io.propose(f->io.ctx, e, len) : RM_ENOMEM;
-    if (rc != 0)
-        rm_warn("committing completions of rank %u: %s", sender, rm_strerror(rc));
-    free(e);
+    propose_report(f, e, len);
 }
 
 /* A FAIL payload (u64 id, u32 attempt, u16 len, text) from sender: commit it. */
@@ -578,18 +626,16 @@ static void leader_fail(struct rm_farm *f, uint32_t sender, const unsigned char 
         return;
     uint64_t id = rm_get_u64(p);
     uint32_t att = rm_get_u32(p + 8);
-    if (!rm_tasktable_runs(&f->tt, id, sender, att))
-        return;
+    if (f->tt.initialized && (id >= f->tt.n || f->tt.state[id] == RM_TASK_DONE ||
+                              f->tt.state[id] == RM_TASK_FAILED))
+        return; /* as in leader_done, only what is surely over is skipped */
     char err[RM_TT_MAX_ERROR + 1];
     size_t elen = len - 14;
     memcpy(err, p + 14, elen);
     err[elen] = '\0';
     size_t elen2;
     unsigned char *e = rm_tt_encode_fail(sender, id, att, err, &elen2);
-    int rc = e ? f->io.propose(f->io.ctx, e, elen2) : RM_ENOMEM;
-    if (rc != 0)
-        rm_warn("committing a failure of rank %u: %s", sender, rm_strerror(rc));
-    free(e);
+    propose_report(f, e, elen2);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -861,6 +907,7 @@ void rm_farm_leader(struct rm_farm *f, int leader, uint64_t term, bool self)
     if (!self && was) { /* deposed: forget the volatile state; the next leader rebuilds */
         f->finished = false;
         f->init_proposed = false;
+        drop_retries(f);
     }
     if (leader >= 0 && !self) {
         adopt_leader(f, leader, term);
@@ -986,6 +1033,7 @@ void rm_farm_tick(struct rm_farm *f, uint64_t t)
         return;
     if (f->leading && !f->finished) {
         propose_deaths(f);
+        retry_reports(f);
         if (f->tt.initialized && f->ring) {
             refill_all(f);
             if (f->cfg.speculation && t - f->straggler_at >= STRAGGLER_CHECK_NS) {
@@ -1097,6 +1145,8 @@ void rm_farm_destroy(struct rm_farm *f)
     free(f->t_sent);
     free(f->dead_pending);
     free(f->lat_us);
+    drop_retries(f);
+    free(f->retry);
     free(f->seen);
     free(f->done_log);
     free(f->fail_log);

@@ -1,6 +1,7 @@
 /* farmnode.c: see farmnode.h. */
 #include "scheduler/farmnode.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,9 @@ struct rm_farmnode {
     int rank, size;
     int status; /* written by the control thread before MAIL_END */
     uint32_t slow_ms; /* test-only fault: extra time per task on this rank */
+    uint64_t fail_task; /* test-only fault: this task always fails; UINT64_MAX for none */
     uint64_t stamp_epoch; /* the epoch this rank's frames carry */
-    bool over;            /* the job has ended: the status file is final */
+    atomic_bool over;     /* the job has ended (set by the control thread, read by the worker) */
 };
 
 /* ---- the farm's seams ---------------------------------------------------------------------- */
@@ -101,7 +103,7 @@ static void io_ended(void *ctx, int status)
 {
     struct rm_farmnode *k = ctx;
     k->status = status;
-    k->over = true;
+    atomic_store(&k->over, true);
     if (rm_farm_leader_rank(k->farm) == k->rank || status != 0)
         write_status(k, status == 0 ? "done" : "failed");
     if (rm_mailbox_put(&k->mb, MAIL_END, NULL, 0) != 0)
@@ -211,7 +213,7 @@ static void on_tick(struct rm_control *c, void *ctx, uint64_t now)
     struct rm_farmnode *k = ctx;
     (void)c;
     rm_farm_tick(k->farm, now);
-    if (!k->over && rm_farm_leader_rank(k->farm) == k->rank &&
+    if (!atomic_load(&k->over) && rm_farm_leader_rank(k->farm) == k->rank &&
         now - k->status_at >= 400 * RM_NS_PER_MS &&
         rm_farm_table(k->farm)->initialized)
         write_status(k, "running");
@@ -273,11 +275,16 @@ static int report_failure(struct rm_farmnode *k, uint64_t id, uint32_t attempt, 
     return call(k, r);
 }
 
-static void sleep_ms(uint32_t ms)
+/* Sleeps ms milliseconds in 10 ms steps, cut short when the job ends. */
+static void sleep_ms(struct rm_farmnode *k, uint32_t ms)
 {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
+    for (uint32_t left = ms; left > 0 && !atomic_load(&k->over);) {
+        uint32_t step = left < 10 ? left : 10;
+        struct timespec ts = {0, (long)step * 1000000L};
+        while (nanosleep(&ts, &ts) != 0)
+            ;
+        left -= step;
+    }
 }
 
 /* Runs one mailbox batch of (id, attempt) records. */
@@ -296,9 +303,14 @@ static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
         uint32_t att = rm_get_u32(rec + 8);
         char err[RM_TT_MAX_ERROR + 1] = "";
         uint64_t t0 = rm_clock_monotonic_ns();
+        if (atomic_load(&k->over))
+            break; /* the job is over: the rest of this batch is moot */
         if (k->slow_ms)
-            sleep_ms(k->slow_ms);
-        int trc = k->kernel->run(k->kernel->ctx, id, att, err, sizeof err);
+            sleep_ms(k, k->slow_ms);
+        int trc = id == k->fail_task ? RM_EIO : k->kernel->run(k->kernel->ctx, id, att, err,
+                                                                   sizeof err);
+        if (id == k->fail_task)
+            snprintf(err, sizeof err, "injected failure (RINGMASTER_FAULT_FAIL_TASK)");
         uint64_t t1 = rm_clock_monotonic_ns(), us = (t1 - t0) / 1000;
         if (trc != 0) {
             if (!err[0])
@@ -400,6 +412,14 @@ static uint32_t slow_fault(int rank)
     return ms;
 }
 
+/* RINGMASTER_FAULT_FAIL_TASK=ID (tests only): task ID fails on every rank, every time. */
+static uint64_t fail_fault(void)
+{
+    const char *s = getenv("RINGMASTER_FAULT_FAIL_TASK");
+    unsigned long long id;
+    return s && sscanf(s, "%llu", &id) == 1 ? (uint64_t)id : UINT64_MAX;
+}
+
 static int register_all(struct rm_farmnode *k)
 {
     struct rm_raftnode_config cfg = {.voters = k->opts->voters,
@@ -437,6 +457,7 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
     k->rank = rm_control_rank(ctl);
     k->size = rm_control_size(ctl);
     k->slow_ms = slow_fault(k->rank);
+    k->fail_task = fail_fault();
     int rc = rm_mailbox_init(&k->mb);
     if (rc != 0) {
         free(k);

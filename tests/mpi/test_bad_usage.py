@@ -16,6 +16,15 @@ CASES = [
     (["run"], "'run' needs a kernel name"),
     (["launch"], "unknown command 'launch'"),
     (["info", "--tasks", "3"], "unknown option '--tasks' for info"),
+    (["run", "tasks", "--output", "/tmp/rm-out"], "tasks needs exactly one --input FILE"),
+    (["run", "tasks", "--input", "/nonexistent/cmds", "--output", "/tmp/rm-out"],
+     "cannot read --input /nonexistent/cmds: No such file or directory"),
+    (["run", "tasks", "--input", "/etc/hostname"], "tasks needs --output FILE"),
+    (["run", "tasks", "--input", "/etc/hostname", "--output", "/nonexistent/dir/out"],
+     "--output /nonexistent/dir/out: directory /nonexistent/dir is missing or not writable"),
+    (["run", "tasks", "--input", "/etc/hostname", "--output", "/tmp"],
+     "--output /tmp is a directory"),
+    (["run", "noop", "--max-attempts", "0"], "option --max-attempts: '0' is not a whole number"),
 ]
 
 
@@ -30,7 +39,8 @@ for args, expect in CASES:
     t.check(len(errors(p.stderr)) == 1 and expect in p.stderr,
             f"{args}: alone: expected one line with {expect!r}, got {p.stderr!r}")
 
-for args, expect in CASES[:3]:
+# Under mpirun: the first three, and a missing input (checked on every rank, reported once).
+for args, expect in CASES[:3] + CASES[8:9]:
     job = t.Job(4, [ringmaster] + args, recovery=False)
     rc = job.wait(timeout=60)
     t.check(rc == 2, f"{args}: mpirun: exit {rc}, expected 2")
