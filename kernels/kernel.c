@@ -15,6 +15,7 @@ struct kernel_entry {
 static const struct kernel_entry table[] = {
     {"noop", rm_kernel_noop_open},
     {"tasks", rm_kernel_tasks_open},
+    {"wordcount", rm_kernel_wordcount_open},
 };
 
 int rm_kernel_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,

@@ -28,6 +28,8 @@ void rm_kernel_close(struct rm_farm_kernel *k);
 /* The kernels; same contract as rm_kernel_open. */
 int rm_kernel_noop_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
                         char *err, size_t cap);
+int rm_kernel_wordcount_open(const struct rm_options *opts, int rank,
+                             struct rm_farm_kernel **out, char *err, size_t cap);
 int rm_kernel_tasks_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
                          char *err, size_t cap);
 

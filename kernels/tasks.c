@@ -13,7 +13,6 @@
  *   #ringmaster-task line=L status=S bytes=B seconds=T rank=R attempts=A command=C\n
  *   B bytes of output, then \n
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 #include <unistd.h>
 
 #include "kernels/kernel.h"
+#include "kernels/output.h"
 #include "kernels/shellcmd.h"
 #include "ringmaster.h"
 #include "runtime/log.h"
@@ -65,22 +65,6 @@ static void tasks_describe(void *ctx, uint64_t id, char *buf, size_t cap)
              strlen(t->cmd[id]) > 80 ? "..." : "");
 }
 
-/* Writes all of buf to fd. Returns 0 or -1 (errno set). */
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Appends the file at path to fd. Returns 0 or -1 (errno set). */
 static int append_file(int fd, const char *path)
 {
@@ -93,7 +77,7 @@ static int append_file(int fd, const char *path)
         ssize_t r = read(in, buf, sizeof buf);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0 || (r > 0 && write_all(fd, buf, (size_t)r) != 0))
+        if (r < 0 || (r > 0 && rm_output_write_all(fd, buf, (size_t)r) != 0))
             rc = -1;
         if (r <= 0)
             break;
@@ -147,8 +131,8 @@ static int tasks_run(void *ctx, uint64_t id, uint32_t attempt, char *err, size_t
                       "attempts=%u%s command=",
                       t->line[id], res.status, (unsigned long long)res.output_bytes, res.seconds,
                       t->rank, tries, res.timed_out ? " timed_out=1" : "");
-    if (write_all(fd, head, (size_t)hl) != 0 || write_all(fd, t->cmd[id], strlen(t->cmd[id])) ||
-        write_all(fd, "\n", 1) != 0 || append_file(fd, out) != 0 || write_all(fd, "\n", 1) != 0)
+    if (rm_output_write_all(fd, head, (size_t)hl) != 0 || rm_output_write_all(fd, t->cmd[id], strlen(t->cmd[id])) ||
+        rm_output_write_all(fd, "\n", 1) != 0 || append_file(fd, out) != 0 || rm_output_write_all(fd, "\n", 1) != 0)
         rc = io_error(err, cap, "cannot write", tmp);
     if (close(fd) != 0 && rc == 0)
         rc = io_error(err, cap, "cannot write", tmp);
@@ -179,28 +163,6 @@ static int part_status(const char *path)
     }
     fclose(f);
     return status;
-}
-
-/* Removes the parts directory: the parts, and the temporary files of copies cut short by a
- * rank's death (all named by a task number first). A copy still running on a live rank when the
- * job ends may leave one more file; the directory then stays, and a warning says so. */
-static void remove_parts(const char *parts)
-{
-    DIR *d = opendir(parts);
-    if (!d)
-        return;
-    size_t cap = strlen(parts) + 300;
-    char *path = malloc(cap);
-    for (struct dirent *e; path && (e = readdir(d)) != NULL;) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        snprintf(path, cap, "%s/%s", parts, e->d_name);
-        unlink(path);
-    }
-    free(path);
-    closedir(d);
-    if (rmdir(parts) != 0)
-        rm_warn("tasks: could not remove %s: %s", parts, strerror(errno));
 }
 
 static int tasks_finish(void *ctx)
@@ -253,7 +215,7 @@ static int tasks_finish(void *ctx)
     if (rc != 0 && tmp)
         unlink(tmp);
     if (rc == 0)
-        remove_parts(t->parts); /* they are in the output now */
+        rm_output_remove_parts(t->parts); /* they are in the output now */
     free(part);
     free(tmp);
     if (rc == 0 && t->failed) {
@@ -346,27 +308,6 @@ static int parse_commands(struct tasks *t, size_t len, const char *path, char *e
     return 0;
 }
 
-/* Checks that the output can be written: its directory exists and is writable, and the output
- * itself is not a directory. */
-static int check_output(const char *output, char *err, size_t cap)
-{
-    struct stat sb;
-    if (stat(output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        snprintf(err, cap, "--output %s is a directory", output);
-        return RM_EUSAGE;
-    }
-    char *dir = strdup(output);
-    if (!dir)
-        return RM_ENOMEM;
-    char *slash = strrchr(dir, '/');
-    const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-    int ok = access(d, W_OK | X_OK) == 0;
-    if (!ok)
-        snprintf(err, cap, "--output %s: directory %s is missing or not writable", output, d);
-    free(dir);
-    return ok ? 0 : RM_EUSAGE;
-}
-
 int rm_kernel_tasks_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
                          char *err, size_t cap)
 {
@@ -384,29 +325,15 @@ int rm_kernel_tasks_open(const struct rm_options *opts, int rank, struct rm_farm
     t->rank = rank;
     const char *path = opts->inputs[0];
     size_t len = 0;
-    int rc = check_output(opts->output, err, cap);
-    if (rc == 0 && read_file(path, &t->text, &len) != 0) {
+    int rc = 0;
+    if (read_file(path, &t->text, &len) != 0) {
         snprintf(err, cap, "cannot read --input %s: %s", path, strerror(errno));
         rc = errno == ENOMEM ? RM_ENOMEM : RM_EUSAGE;
     }
     if (rc == 0)
         rc = parse_commands(t, len, path, err, cap);
-    if (rc == 0) {
-        size_t pl = strlen(opts->output) + 8;
-        t->parts = malloc(pl);
-        if (t->parts)
-            snprintf(t->parts, pl, "%s.parts", opts->output);
-        else
-            rc = RM_ENOMEM;
-    }
-    /* Every rank creates the parts directory before the job starts, and no rank creates it
-     * later, so a copy that runs after the finishing leader removed it fails instead of
-     * leaving a new directory behind. */
-    if (rc == 0 && mkdir(t->parts, 0755) != 0 && errno != EEXIST) {
-        snprintf(err, cap, "--output %s: cannot create %s: %s", opts->output, t->parts,
-                 strerror(errno));
-        rc = RM_EUSAGE;
-    }
+    if (rc == 0) /* last: it creates the parts directory */
+        rc = rm_output_prepare(opts->output, &t->parts, err, cap);
     if (rc != 0) {
         tasks_release(t);
         free(b);

@@ -75,7 +75,8 @@ const char *rm_msg_type_name(unsigned type)
         [RM_MSG_INVALID] = "invalid", [RM_MSG_HEARTBEAT] = "heartbeat", [RM_MSG_DEATH] = "death",
         [RM_MSG_PING] = "ping",       [RM_MSG_PONG] = "pong",           [RM_MSG_ASSIGN] = "assign",
         [RM_MSG_DONE] = "done",       [RM_MSG_SHUTDOWN] = "shutdown",   [RM_MSG_RAFT] = "raft",
-        [RM_MSG_LEADER] = "leader",   [RM_MSG_FAIL] = "fail",
+        [RM_MSG_LEADER] = "leader",   [RM_MSG_FAIL] = "fail",           [RM_MSG_STAGE] = "stage",
+        [RM_MSG_FETCH] = "fetch",     [RM_MSG_DATA] = "data",
     };
     return type < RM_MSG_TYPE_COUNT ? names[type] : "unknown";
 }

@@ -44,6 +44,9 @@ enum rm_msg_type {
     RM_MSG_RAFT = 8,      /* a Raft message; payload encoded by the Raft codec */
     RM_MSG_LEADER = 9,    /* new leader -> all: u64 term; "send your completions to me" */
     RM_MSG_FAIL = 10,     /* worker -> coordinator: a task attempt failed, with the reason */
+    RM_MSG_STAGE = 11,    /* coordinator -> all: a stage starts; who holds the last one's outputs */
+    RM_MSG_FETCH = 12,    /* reducer -> holder: send me part p of task t's output */
+    RM_MSG_DATA = 13,     /* holder -> reducer: that part, or why not */
     RM_MSG_TYPE_COUNT     /* one past the last valid type */
 };
 

@@ -10,11 +10,17 @@
 
 #include "ringmaster.h"
 
-static const char *const kernels[] = {"noop", "tasks"};
+static const char *const kernels[] = {"noop", "tasks", "wordcount"};
 
 const char *rm_options_kernels(void)
 {
-    return "noop, tasks";
+    return "noop, tasks, wordcount";
+}
+
+/* Kernels that read text input and shuffle (the map-reduce kernels). */
+static bool is_mapreduce(const char *kernel)
+{
+    return strcmp(kernel, "wordcount") == 0;
 }
 
 void rm_options_defaults(struct rm_options *o)
@@ -33,6 +39,9 @@ void rm_options_defaults(struct rm_options *o)
     o->max_attempts = 3;
     o->vnodes = 4096;
     o->speculation = true;
+    o->split_size = 32u << 20;
+    o->compression = 1;
+    o->partitions = 16;
 }
 
 static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -154,6 +163,17 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
         o->output = v;
         return 0;
     }
+    if (is_mapreduce(o->kernel) && strcmp(name, "--split-size") == 0) {
+        if (!v || rm_options_parse_size(v, &o->split_size) != 0 || o->split_size == 0 ||
+            o->split_size > (1ull << 40))
+            return fail(err, len, "option --split-size: '%s' is not a size from 1 to 1T "
+                        "(K, M and G allowed)", v ? v : "");
+        return 0;
+    }
+    if (is_mapreduce(o->kernel) && strcmp(name, "--compression") == 0)
+        return parse_u32(name, v, 0, 19, &o->compression, err, len);
+    if (is_mapreduce(o->kernel) && strcmp(name, "--partitions") == 0)
+        return parse_u32(name, v, 1, 65536, &o->partitions, err, len);
     if (strcmp(o->kernel, "tasks") == 0 && strcmp(name, "--retries") == 0)
         return parse_u32(name, v, 0, 100, &o->retries, err, len);
     if (strcmp(o->kernel, "tasks") == 0 && strcmp(name, "--timeout") == 0)
@@ -177,6 +197,8 @@ static int parse_flag(struct rm_options *o, const char *name)
         o->help = true;
     else if (strcmp(name, "--no-speculation") == 0)
         o->speculation = false;
+    else if (strcmp(name, "--case-sensitive") == 0 && strcmp(o->kernel, "wordcount") == 0)
+        o->case_sensitive = true;
     else
         return 1;
     return 0;
@@ -196,6 +218,12 @@ static int finish(struct rm_options *o, char *err, size_t len)
 {
     if (o->help)
         return 0;
+    if (is_mapreduce(o->kernel)) {
+        if (o->n_inputs == 0)
+            return fail(err, len, "%s needs --input PATH [PATH...]", o->kernel);
+        if (!o->output)
+            return fail(err, len, "%s needs --output FILE", o->kernel);
+    }
     if (strcmp(o->kernel, "tasks") == 0) {
         if (o->n_inputs != 1)
             return fail(err, len, "tasks needs exactly one --input FILE of commands, one per line");
@@ -314,6 +342,20 @@ void rm_options_print_help(const char *kernel, void *file)
               "  --output FILE         the report, written once complete (required)\n"
               "  --retries N           rerun a command that exits non-zero up to N times [0]\n"
               "  --timeout S           kill a command after S seconds; 0 no limit [0]\n\n",
+              f);
+    if (kernel && strcmp(kernel, "wordcount") == 0)
+        fputs("Usage: ringmaster run wordcount --input PATH [PATH...] --output FILE.tsv [options]\n"
+              "Counts words: maximal runs of ASCII letters, folded to lower case. The output\n"
+              "has one word<TAB>count line per word, sorted by word in byte order, and is\n"
+              "written under a temporary name, renamed once complete. A directory input\n"
+              "means every regular file below it, in sorted path order.\n\n"
+              "Kernel options:\n"
+              "  --input PATH...       text files or directories (required)\n"
+              "  --output FILE         the counts (required; every rank must see its directory)\n"
+              "  --case-sensitive      keep case instead of folding to lower case\n"
+              "  --split-size SIZE     bytes of input per map task; K, M, G allowed [32M]\n"
+              "  --partitions N        reduce tasks [16]\n"
+              "  --compression N       zstd level of shuffled data; 0 off [1]\n\n",
               f);
     if (kernel && strcmp(kernel, "noop") == 0)
         fputs("Usage: ringmaster run noop [options]\n"

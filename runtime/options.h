@@ -34,6 +34,10 @@ struct rm_options {
     uint32_t vnodes;           /* --vnodes: ring virtual nodes per rank [4096] */
     bool speculation;          /* backup copies of stragglers; --no-speculation turns off [on] */
     /* input and output */
+    uint64_t split_size;       /* --split-size: bytes of text input per map task [32M] */
+    uint32_t compression;      /* --compression: zstd level of shuffled data; 0 off [1] */
+    uint32_t partitions;       /* --partitions: reduce tasks [16] */
+    bool case_sensitive;       /* wordcount --case-sensitive */
     char *const *inputs;       /* --input PATH [PATH...]: borrowed from argv (the array too), or
                                   input_eq after --input=PATH: do not copy a parsed struct */
     uint32_t n_inputs;

@@ -447,6 +447,7 @@ static int rebuild_ring(struct rm_farm *f)
 
 static void fail_job(struct rm_farm *f);
 static void finish(struct rm_farm *f);
+static void announce_stage(struct rm_farm *f);
 
 /* Rebuilds the leader's volatile state from the replicated table. */
 static void rebuild(struct rm_farm *f)
@@ -471,6 +472,7 @@ static void rebuild(struct rm_farm *f)
         f->n_lat = f->median_at = 0;
         f->median_ns = 0;
     }
+    announce_stage(f);
     int rc = s < f->tt.stages ? enqueue_stage(f, s) : 0;
     if (rc != 0) {
         rm_error("farm: placing tasks: %s", rm_strerror(rc));
@@ -506,6 +508,37 @@ static void announce(struct rm_farm *f)
         f->io.epoch(f->io.ctx, f->tt.epoch, p + 20);
     f->io.broadcast(f->io.ctx, RM_FARM_LEADER, p, len);
     free(p);
+}
+
+/* Tells every rank (this one too) who holds the outputs of the stage before cur_stage. */
+static void announce_stage(struct rm_farm *f)
+{
+    uint32_t s = f->cur_stage;
+    if (s == 0 || s >= f->tt.stages)
+        return;
+    uint64_t first = f->tt.stage_first[s - 1], n = f->tt.stage_first[s] - first;
+    size_t len = 16 + 4 * (size_t)n;
+    unsigned char *p = malloc(len);
+    uint32_t *h = malloc((n ? n : 1) * sizeof *h);
+    if (!p || !h) {
+        free(p);
+        free(h);
+        rm_error("farm: out of memory announcing stage %u", s);
+        end_job(f, 3);
+        return;
+    }
+    rm_put_u32(p, s);
+    rm_put_u64(p + 4, first);
+    rm_put_u32(p + 12, (uint32_t)n);
+    for (uint64_t i = 0; i < n; i++) {
+        h[i] = f->tt.owner[first + i];
+        rm_put_u32(p + 16 + 4 * i, h[i]);
+    }
+    if (f->io.holders)
+        f->io.holders(f->io.ctx, s, first, (uint32_t)n, h);
+    f->io.broadcast(f->io.ctx, RM_FARM_STAGE, p, len);
+    free(p);
+    free(h);
 }
 
 static void finish(struct rm_farm *f)
@@ -577,6 +610,8 @@ static void retry_reports(struct rm_farm *f)
     size_t i = 0;
     while (i < f->n_retry && f->io.propose(f->io.ctx, f->retry[i].e, f->retry[i].len) == 0)
         free(f->retry[i++].e);
+    if (i == 0)
+        return; /* f->retry may still be NULL */
     memmove(f->retry, f->retry + i, (f->n_retry - i) * sizeof *f->retry);
     f->n_retry -= i;
 }
@@ -724,6 +759,12 @@ static void after_ids(struct rm_farm *f, const unsigned char *p, bool backup)
         uint8_t want = backup ? RESERVED_BACKUP : RESERVED_ASSIGN;
         if (f->reserved[id] == want && !took && rank < f->cfg.size && f->inflight[rank] > 0)
             f->inflight[rank]--; /* reserved, but the entry did not take */
+        if (backup && f->reserved[id] == want && !took && f->tt.state[id] == RM_TASK_PENDING) {
+            /* its owner failed meanwhile, and the queue skipped it as reserved */
+            int w = place(f, id, RM_TT_NONE);
+            if (w >= 0 && q_push(&f->q[w], id) != 0)
+                rm_error("farm: out of memory requeueing a task");
+        }
         if (f->reserved[id] == want)
             f->reserved[id] = 0;
         if (!took)
@@ -767,6 +808,7 @@ static void advance_stage(struct rm_farm *f)
     f->cur_stage = s;
     f->n_lat = f->median_at = 0;
     f->median_ns = 0;
+    announce_stage(f);
     int rc = enqueue_stage(f, s);
     if (rc != 0) {
         rm_error("farm: placing tasks: %s", rm_strerror(rc));
@@ -925,8 +967,9 @@ void rm_farm_leader(struct rm_farm *f, int leader, uint64_t term, bool self)
     if (!f->tt.initialized) {
         if (!f->init_proposed) {
             size_t len;
-            unsigned char *e = rm_tt_encode_init(f->cfg.tasks, f->cfg.max_attempts,
-                                                 f->cfg.stages, f->stage_tasks, &len);
+            unsigned char *e = rm_tt_encode_init_flags(
+                f->cfg.tasks, f->cfg.max_attempts, f->cfg.stages, f->stage_tasks,
+                f->cfg.held_outputs ? RM_TT_HELD_OUTPUTS : 0, &len);
             f->init_proposed = e && f->io.propose(f->io.ctx, e, len) == 0;
             free(e);
         }
@@ -990,6 +1033,25 @@ int rm_farm_message(struct rm_farm *f, uint32_t type, uint32_t sender, uint64_t 
         adopt_leader(f, (int)sender, term);
         if (f->io.epoch)
             f->io.epoch(f->io.ctx, epoch, p + 20);
+        return 0;
+    }
+    case RM_FARM_STAGE: {
+        if (len < 16 || stale(f, term, epoch))
+            return RM_EPROTO;
+        uint32_t s = rm_get_u32(p), cnt = rm_get_u32(p + 12);
+        uint64_t first = rm_get_u64(p + 4);
+        if (len != 16 + 4 * (size_t)cnt || s == 0 || first > f->cfg.tasks ||
+            cnt > f->cfg.tasks - first)
+            return RM_EPROTO;
+        adopt_leader(f, (int)sender, term);
+        uint32_t *h = malloc((cnt ? cnt : 1) * sizeof *h);
+        if (!h)
+            return RM_ENOMEM;
+        for (uint32_t i = 0; i < cnt; i++)
+            h[i] = rm_get_u32(p + 16 + 4 * (size_t)i);
+        if (f->io.holders)
+            f->io.holders(f->io.ctx, s, first, cnt, h);
+        free(h);
         return 0;
     }
     case RM_FARM_SHUTDOWN:

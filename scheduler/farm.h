@@ -41,6 +41,8 @@ enum rm_farm_msg {
     RM_FARM_SHUTDOWN = 7, /* leader -> all: u32 exit status */
     RM_FARM_LEADER = 9,   /* leader -> all: u64 term, u64 epoch, u32 size, live bitmap */
     RM_FARM_FAIL = 10,    /* worker -> leader: u64 id, u32 attempt, u16 len, error text */
+    RM_FARM_STAGE = 11,   /* leader -> all: u32 stage, u64 first, u32 n, n x u32 holder of the
+                             previous stage's tasks [first, first + n) */
 };
 
 #define RM_FARM_ASSIGN_REC 12u
@@ -66,6 +68,11 @@ struct rm_farm_io {
     void (*ended)(void *ctx, int status);
     /* Writes a one-line description of task id into buf (for error messages). May be NULL. */
     void (*describe)(void *ctx, uint64_t id, char *buf, size_t cap);
+    /* Stage `stage` (> 0) starts or restarts: holders[i] holds the output of task first + i of
+     * the stage before. Called on every rank before any task of the stage reaches it. May be
+     * NULL. */
+    void (*holders)(void *ctx, uint32_t stage, uint64_t first, uint32_t n,
+                    const uint32_t *holders);
     /* Computes the ring hashes of the data keys of tasks [first, first + n). */
     void (*keys)(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes);
 };
@@ -80,6 +87,7 @@ struct rm_farm_config {
     uint32_t credits;            /* tasks in flight per worker [2 x batch if 0] */
     uint32_t vnodes;             /* ring virtual nodes per rank [ring default if 0] */
     bool speculation;            /* backup copies of stragglers */
+    bool held_outputs;           /* outputs live in their holders' memory (RM_TT_HELD_OUTPUTS) */
     double straggler_after;      /* fraction of a stage done before backups [0.75 if 0] */
     double straggler_factor;     /* x the median task time [1.5 if 0] */
     uint64_t leaderless_ns;      /* no leader this long: the majority is lost, the job fails */

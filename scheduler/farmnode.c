@@ -30,6 +30,7 @@ struct rm_farmnode {
     struct rm_farm *farm;
     struct rm_raftnode *raft;
     struct rm_epochcomm *ecomm;
+    struct rm_shuffle *shuffle; /* outputs held for the next stage; NULL unless held_outputs */
     struct rm_mailbox mb;
     uint8_t *roles;     /* per rank, for the status file */
     uint64_t status_at; /* when the status file was last written */
@@ -117,6 +118,14 @@ static void io_describe(void *ctx, uint64_t id, char *buf, size_t cap)
         k->kernel->describe(k->kernel->ctx, id, buf, cap);
     else
         snprintf(buf, cap, "task %llu", (unsigned long long)id);
+}
+
+static void io_holders(void *ctx, uint32_t stage, uint64_t first, uint32_t n,
+                       const uint32_t *holders)
+{
+    struct rm_farmnode *k = ctx;
+    if (k->kernel->holders)
+        k->kernel->holders(k->kernel->ctx, stage, first, n, holders);
 }
 
 static void io_keys(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes)
@@ -312,6 +321,12 @@ static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
         if (id == k->fail_task)
             snprintf(err, sizeof err, "injected failure (RINGMASTER_FAULT_FAIL_TASK)");
         uint64_t t1 = rm_clock_monotonic_ns(), us = (t1 - t0) / 1000;
+        if (trc == RM_EDEAD) {
+            rm_info("task %llu (attempt %u): an input's holder died; the coordinator "
+                    "reschedules it",
+                    (unsigned long long)id, att);
+            continue;
+        }
         if (trc != 0) {
             if (!err[0])
                 snprintf(err, sizeof err, "%s", rm_strerror(trc));
@@ -429,7 +444,8 @@ static int register_all(struct rm_farmnode *k)
     struct rm_raftnode_app app = {.apply = on_apply, .leader_changed = on_leader_changed,
                                   .snapshot = snapshot_table, .restore = restore_table,
                                   .ctx = k};
-    static const uint8_t types[] = {RM_MSG_ASSIGN, RM_MSG_DONE, RM_MSG_FAIL, RM_MSG_LEADER,
+    static const uint8_t types[] = {RM_MSG_ASSIGN, RM_MSG_DONE,   RM_MSG_FAIL,
+                                    RM_MSG_LEADER, RM_MSG_STAGE,
                                     RM_MSG_SHUTDOWN};
     int rc = rm_raftnode_create(k->ctl, &cfg, &app, &k->raft);
     for (size_t i = 0; rc == 0 && i < sizeof types; i++)
@@ -471,17 +487,23 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
                                 .max_attempts = opts->max_attempts,
                                 .batch = batch > RM_TT_MAX_BATCH ? RM_TT_MAX_BATCH : batch,
                                 .vnodes = opts->vnodes, .speculation = opts->speculation,
+                                .held_outputs = kernel->held_outputs,
                                 .leaderless_ns = leaderless < 5000 * RM_NS_PER_MS
                                                      ? 5000 * RM_NS_PER_MS
                                                      : leaderless};
     struct rm_farm_io io = {.ctx = k, .now = io_now, .propose = io_propose, .send = io_send,
                             .broadcast = io_broadcast, .run = io_run, .epoch = io_epoch,
                             .finished = io_finished, .ended = io_ended,
-                            .describe = io_describe, .keys = io_keys};
+                            .describe = io_describe, .keys = io_keys,
+                            .holders = io_holders};
     k->roles = calloc((size_t)k->size, sizeof *k->roles);
     rc = k->roles ? rm_farm_create(&fc, &io, &k->farm) : RM_ENOMEM;
     if (rc == 0)
         rc = rm_epochcomm_create(rm_control_comm(ctl), &k->ecomm);
+    if (rc == 0 && kernel->held_outputs)
+        rc = rm_shuffle_create(ctl, (int)opts->compression, 0, &k->shuffle);
+    if (rc == 0 && kernel->attach)
+        rc = kernel->attach(kernel->ctx, k->rank, k->size, k->shuffle);
     if (rc == 0)
         rc = register_all(k);
     if (rc != 0) {
@@ -505,6 +527,7 @@ void rm_farmnode_destroy(struct rm_farmnode *k)
     rm_raftnode_destroy(k->raft);
     rm_epochcomm_destroy(k->ecomm);
     rm_farm_destroy(k->farm);
+    rm_shuffle_destroy(k->shuffle);
     rm_mailbox_close(&k->mb);
     free(k->roles);
     free(k);

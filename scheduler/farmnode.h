@@ -20,6 +20,7 @@
 #include "runtime/options.h"
 #include "runtime/world.h"
 #include "scheduler/farm.h"
+#include "scheduler/shuffle.h"
 
 /*
  * A kernel that runs on the farm. Every rank builds the same description from the same command
@@ -33,13 +34,26 @@ struct rm_farm_kernel {
     uint64_t tasks;
     uint32_t stages;             /* at least 1 */
     const uint64_t *stage_tasks; /* per stage; borrowed until rm_farmnode_destroy */
+    /* Outputs of tasks done in all stages but the last live in their holders' memory, in the
+     * shuffle store (shuffle.h), and are lost with them: the farm then recomputes them. */
+    bool held_outputs;
+    /* After MPI start-up, before any task: this rank, the job size and its shuffle store
+     * (NULL unless held_outputs). Returns 0 or an error code. Main thread. May be NULL. */
+    int (*attach)(void *ctx, int rank, int size, struct rm_shuffle *shuffle);
+    /* Stage `stage` starts: holders[i] holds the output of task first + i (see farm.h).
+     * Control thread, while the worker thread may run tasks: copy under a lock. May be
+     * NULL. */
+    void (*holders)(void *ctx, uint32_t stage, uint64_t first, uint32_t n,
+                    const uint32_t *holders);
     /* Ring hashes of the data keys of tasks [first, first + n). Control thread. */
     void (*keys)(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes);
     /* One line naming task id for messages ("line 7: make test"). Control thread. May be
      * NULL. */
     void (*describe)(void *ctx, uint64_t id, char *buf, size_t cap);
     /* Runs task id at attempt on this rank. Returns 0, or an error code with a one-line reason
-     * in err; the task is then retried elsewhere, up to --max-attempts. Worker thread. */
+     * in err; the task is then retried elsewhere, up to --max-attempts. RM_EDEAD means an
+     * input's holder died: nothing is reported, since the holder's committed death sends the
+     * task back to the queue without counting a failure. Worker thread. */
     int (*run)(void *ctx, uint64_t id, uint32_t attempt, char *err, size_t cap);
     /* On the finishing leader once every task is done: writes the job's output. Returns 0 or
      * an error code (after logging one line); the job then ends with status 3. Worker thread.

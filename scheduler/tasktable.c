@@ -7,7 +7,7 @@
 #include "ringmaster.h"
 #include "runtime/frame.h"
 
-#define SNAP_MAGIC 0x32545452u /* "RTT2" */
+#define SNAP_MAGIC 0x33545452u /* "RTT3" */
 
 void rm_tasktable_init(struct rm_tasktable *tt)
 {
@@ -70,12 +70,15 @@ uint32_t rm_tasktable_stage(const struct rm_tasktable *tt, uint64_t id)
 
 static int apply_init(struct rm_tasktable *tt, const unsigned char *p, size_t len)
 {
-    if (len < 17)
+    if (len < 21)
         return RM_EPROTO;
     uint64_t n = rm_get_u64(p + 1);
     uint32_t max_attempts = rm_get_u32(p + 9), stages = rm_get_u32(p + 13);
     if (n > RM_TT_MAX_TASKS || max_attempts == 0 || stages == 0 || stages > RM_TT_MAX_STAGES ||
-        len != 17 + 8 * (size_t)stages)
+        len != 21 + 8 * (size_t)stages)
+        return RM_EPROTO;
+    uint32_t flags = rm_get_u32(p + 17 + 8 * (size_t)stages);
+    if (flags & ~RM_TT_HELD_OUTPUTS)
         return RM_EPROTO;
     uint64_t sum = 0;
     for (uint32_t s = 0; s < stages; s++) {
@@ -92,6 +95,7 @@ static int apply_init(struct rm_tasktable *tt, const unsigned char *p, size_t le
     if (rc != 0)
         return rc;
     tt->max_attempts = max_attempts;
+    tt->flags = flags;
     for (uint32_t s = 0; s < stages; s++)
         tt->stage_first[s + 1] = tt->stage_first[s] + rm_get_u64(p + 17 + 8 * (size_t)s);
     return 0;
@@ -231,6 +235,34 @@ static int apply_fail(struct rm_tasktable *tt, const unsigned char *p, size_t le
     return 0;
 }
 
+/* The outputs held by a dead rank are gone: see DEAD in tasktable.h. */
+static void lose_outputs(struct rm_tasktable *tt, uint32_t rank)
+{
+    if (tt->stages < 2)
+        return;
+    uint32_t lowest = tt->stages;
+    for (uint64_t id = 0; id < tt->stage_first[tt->stages - 1]; id++) {
+        if (tt->state[id] != RM_TASK_DONE || tt->owner[id] != rank)
+            continue;
+        uint32_t s = rm_tasktable_stage(tt, id);
+        tt->state[id] = RM_TASK_PENDING;
+        tt->done--;
+        tt->stage_done[s]--;
+        tt->lost++;
+        tt->rescheduled++;
+        lowest = s < lowest ? s : lowest;
+    }
+    for (uint64_t id = lowest < tt->stages ? tt->stage_first[lowest + 1] : tt->n; id < tt->n;
+         id++) {
+        if (tt->state[id] != RM_TASK_ASSIGNED)
+            continue;
+        tt->state[id] = RM_TASK_PENDING;
+        tt->backup[id] = RM_TT_NONE;
+        tt->assigned--;
+        tt->rescheduled++;
+    }
+}
+
 static int apply_dead(struct rm_tasktable *tt, const unsigned char *p, size_t len)
 {
     if (len != 5)
@@ -251,6 +283,8 @@ static int apply_dead(struct rm_tasktable *tt, const unsigned char *p, size_t le
         else if (tt->owner[id] == rank && drop_owner(tt, id))
             tt->rescheduled++;
     }
+    if (tt->flags & RM_TT_HELD_OUTPUTS)
+        lose_outputs(tt, rank);
     tt->epoch++;
     return 0;
 }
@@ -302,9 +336,15 @@ static unsigned char *batch_buf(uint8_t op, uint32_t rank, uint32_t n, size_t re
 unsigned char *rm_tt_encode_init(uint64_t tasks, uint32_t max_attempts, uint32_t stages,
                                  const uint64_t *counts, size_t *len)
 {
+    return rm_tt_encode_init_flags(tasks, max_attempts, stages, counts, 0, len);
+}
+
+unsigned char *rm_tt_encode_init_flags(uint64_t tasks, uint32_t max_attempts, uint32_t stages,
+                                       const uint64_t *counts, uint32_t flags, size_t *len)
+{
     if (stages == 0 || stages > RM_TT_MAX_STAGES || !counts || max_attempts == 0)
         return NULL;
-    *len = 17 + 8 * (size_t)stages;
+    *len = 21 + 8 * (size_t)stages;
     unsigned char *p = malloc(*len);
     if (!p)
         return NULL;
@@ -314,6 +354,7 @@ unsigned char *rm_tt_encode_init(uint64_t tasks, uint32_t max_attempts, uint32_t
     rm_put_u32(p + 13, stages);
     for (uint32_t s = 0; s < stages; s++)
         rm_put_u64(p + 17 + 8 * (size_t)s, counts[s]);
+    rm_put_u32(p + 17 + 8 * (size_t)stages, flags);
     return p;
 }
 
@@ -380,12 +421,12 @@ unsigned char *rm_tt_encode_fail(uint32_t rank, uint64_t id, uint32_t attempt, c
 /* Snapshot layout (little-endian):
  *   u32 magic, u8 initialized, u8 job_failed, u32 max_attempts, u32 stages, u32 failed_rank,
  *   u64 n, rescheduled, backups, failures, failed_task, epoch, applied,
- *   u16 error length, error bytes,
+ *   u16 error length, u32 flags, u64 lost, error bytes,
  *   stages x u64 stage count,
  *   per task: u8 state, u8 fails, u32 owner, attempt, backup, backup_attempt, issued,
  *   epoch x u32 dead rank.
  * Done and assigned counts are derived on decode, never trusted. */
-#define SNAP_HEAD 76u
+#define SNAP_HEAD 88u
 #define SNAP_REC 22u
 
 int rm_tasktable_encode(const struct rm_tasktable *tt, unsigned char **out, size_t *len)
@@ -408,6 +449,8 @@ int rm_tasktable_encode(const struct rm_tasktable *tt, unsigned char **out, size
         rm_put_u64(p + 18 + 8 * i, f[i]);
     p[74] = (unsigned char)(elen & 0xff);
     p[75] = (unsigned char)(elen >> 8);
+    rm_put_u32(p + 76, tt->flags);
+    rm_put_u64(p + 80, tt->lost);
     memcpy(p + SNAP_HEAD, tt->failed_error, elen);
     for (uint32_t s = 0; s < tt->stages; s++)
         rm_put_u64(p + SNAP_HEAD + elen + 8 * (size_t)s,
@@ -455,6 +498,8 @@ int rm_tasktable_decode(struct rm_tasktable *tt, const void *data, size_t len)
     t.backups = rm_get_u64(p + 34);
     t.failures = rm_get_u64(p + 42);
     t.failed_task = rm_get_u64(p + 50);
+    t.flags = rm_get_u32(p + 76);
+    t.lost = rm_get_u64(p + 80);
     t.applied = rm_get_u64(p + 66);
     memcpy(t.failed_error, p + SNAP_HEAD, elen);
     t.failed_error[elen] = '\0';

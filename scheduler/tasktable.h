@@ -15,16 +15,20 @@
  * so a completion or failure names exactly one copy.
  *
  * Entry payloads (little-endian):
- *   INIT   u8 op=1, u64 tasks, u32 max_attempts, u32 stages, stages x u64 count
+ *   INIT   u8 op=1, u64 tasks, u32 max_attempts, u32 stages, stages x u64 count, u32 flags
  *                            defines the job; first entry only; stage s holds the next count[s]
- *                            ids
+ *                            ids; flags: RM_TT_HELD_OUTPUTS
  *   ASSIGN u8 op=2, u32 owner, u32 n, n x u64 id
  *                            pending -> assigned to owner at the next attempt
  *   DONE   u8 op=3, u32 rank, u32 n, n x (u64 id, u32 attempt)
  *                            assigned, and rank runs it (as owner or backup) at that attempt
  *                            -> done, held by rank
  *   DEAD   u8 op=4, u32 rank rank's assigned tasks -> their backup becomes the owner, or,
- *                            without one, pending; backups on rank are dropped
+ *                            without one, pending; backups on rank are dropped. With
+ *                            RM_TT_HELD_OUTPUTS, the outputs of tasks done on rank are lost too:
+ *                            its done tasks of every stage but the last go back to pending, and
+ *                            then the assigned tasks of every later stage, whose inputs are now
+ *                            incomplete, go back to pending as well
  *   BACKUP u8 op=5, u32 rank, u32 n, n x u64 id
  *                            assigned, no backup yet, rank is not the owner -> rank runs a
  *                            backup copy at the next attempt
@@ -60,11 +64,16 @@ enum rm_tt_op {
 #define RM_TT_MAX_STAGES 1024u
 #define RM_TT_MAX_ERROR 512u    /* bytes of error text kept from a FAIL */
 #define RM_TT_NONE UINT32_MAX   /* no rank (no backup) */
+/* INIT flag: a done task's output lives only in its holder's memory (map outputs awaiting the
+ * shuffle), so it dies with the holder. */
+#define RM_TT_HELD_OUTPUTS 1u
 
 struct rm_tasktable {
     uint64_t n;           /* tasks; 0 until INIT */
     bool initialized;
     uint32_t max_attempts; /* failures that fail the task (and the job) */
+    uint32_t flags;        /* RM_TT_HELD_OUTPUTS */
+    uint64_t lost;         /* done tasks whose outputs died with their holder */
     uint32_t stages;
     uint64_t *stage_first; /* stages + 1: stage s is ids [stage_first[s], stage_first[s + 1]) */
     uint64_t *stage_done;  /* per stage */
@@ -104,6 +113,8 @@ uint32_t rm_tasktable_stage(const struct rm_tasktable *tt, uint64_t id);
  * 1 <= stages <= RM_TT_MAX_STAGES; counts sum to tasks. Error text is cut at RM_TT_MAX_ERROR. */
 unsigned char *rm_tt_encode_init(uint64_t tasks, uint32_t max_attempts, uint32_t stages,
                                  const uint64_t *counts, size_t *len);
+unsigned char *rm_tt_encode_init_flags(uint64_t tasks, uint32_t max_attempts, uint32_t stages,
+                                       const uint64_t *counts, uint32_t flags, size_t *len);
 unsigned char *rm_tt_encode_assign(uint32_t owner, const uint64_t *ids, uint32_t n, size_t *len);
 unsigned char *rm_tt_encode_backup(uint32_t rank, const uint64_t *ids, uint32_t n, size_t *len);
 unsigned char *rm_tt_encode_done(uint32_t rank, const uint64_t *ids, const uint32_t *attempts,

@@ -303,6 +303,9 @@ static void test_stages(void)
     e[17] = 4; /* counts no longer sum to the tasks */
     CU_ASSERT_EQUAL(rm_tasktable_apply(&tt, e, len), RM_EPROTO);
     e[17] = 3;
+    e[len - 4] = 2; /* an unknown flag */
+    CU_ASSERT_EQUAL(rm_tasktable_apply(&tt, e, len), RM_EPROTO);
+    e[len - 4] = 0;
     apply_owned(&tt, e, len);
     CU_ASSERT_EQUAL(tt.stages, 3);
     CU_ASSERT_EQUAL(rm_tasktable_stage(&tt, 0), 0);
@@ -323,6 +326,48 @@ static void test_stages(void)
     CU_ASSERT_EQUAL(copy.stage_done[2], 1);
     CU_ASSERT_EQUAL(copy.stage_first[2], 3);
     CU_ASSERT_EQUAL(copy.max_attempts, 2);
+    free(snap);
+    rm_tasktable_close(&copy);
+    rm_tasktable_close(&tt);
+}
+
+static void test_held_outputs_lost_with_their_holder(void)
+{
+    struct rm_tasktable tt;
+    rm_tasktable_init(&tt);
+    uint64_t counts[] = {3, 2}; /* 3 maps, 2 reduces */
+    size_t len;
+    unsigned char *e = rm_tt_encode_init_flags(5, 3, 2, counts, RM_TT_HELD_OUTPUTS, &len);
+    apply_owned(&tt, e, len);
+    CU_ASSERT_EQUAL(tt.flags, RM_TT_HELD_OUTPUTS);
+    uint64_t maps[] = {0, 1, 2}, reds[] = {3, 4};
+    uint32_t one[] = {1, 1, 1};
+    assign(&tt, 1, maps, 2);
+    assign(&tt, 2, maps + 2, 1);
+    done(&tt, 1, maps, one, 2);
+    done(&tt, 2, maps + 2, one, 1);
+    CU_ASSERT_EQUAL(tt.stage_done[0], 3);
+    assign(&tt, 2, reds, 1);
+    assign(&tt, 3, reds + 1, 1);
+    done(&tt, 3, reds + 1, one, 1); /* reduce 4 is done: its output is on disk, kept */
+    dead(&tt, 1); /* held the outputs of maps 0 and 1 */
+    CU_ASSERT_EQUAL(tt.state[0], RM_TASK_PENDING);
+    CU_ASSERT_EQUAL(tt.state[1], RM_TASK_PENDING);
+    CU_ASSERT_EQUAL(tt.state[2], RM_TASK_DONE);
+    CU_ASSERT_EQUAL(tt.stage_done[0], 1);
+    CU_ASSERT_EQUAL(tt.lost, 2);
+    CU_ASSERT_EQUAL(tt.state[3], RM_TASK_PENDING); /* its inputs are incomplete */
+    CU_ASSERT_EQUAL(tt.state[4], RM_TASK_DONE);
+    CU_ASSERT_EQUAL(tt.done, 2);
+    CU_ASSERT_EQUAL(tt.assigned, 0);
+    unsigned char *snap;
+    struct rm_tasktable copy;
+    rm_tasktable_init(&copy);
+    CU_ASSERT_EQUAL_FATAL(rm_tasktable_encode(&tt, &snap, &len), 0);
+    CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len), 0);
+    CU_ASSERT_EQUAL(copy.flags, RM_TT_HELD_OUTPUTS);
+    CU_ASSERT_EQUAL(copy.lost, 2);
+    CU_ASSERT_EQUAL(copy.stage_done[0], 1);
     free(snap);
     rm_tasktable_close(&copy);
     rm_tasktable_close(&tt);
@@ -368,6 +413,8 @@ int main(void)
     CU_add_test(s, "failures are retried, then fail the job",
                 test_failures_retried_then_fail_the_job);
     CU_add_test(s, "stages", test_stages);
+    CU_add_test(s, "held outputs are lost with their holder",
+                test_held_outputs_lost_with_their_holder);
     CU_add_test(s, "malformed entries refused", test_malformed_entries);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

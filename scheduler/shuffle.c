@@ -1,0 +1,448 @@
+/* shuffle.c: see shuffle.h. */
+#include "scheduler/shuffle.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "ringmaster.h"
+#include "runtime/frame.h"
+#include "runtime/log.h"
+
+#define PART_HEAD 17u /* u8 codec, u64 raw length, u64 checksum */
+enum codec { CODEC_RAW = 0, CODEC_ZSTD = 1 };
+
+struct stored {          /* one task's output */
+    uint64_t id;
+    uint32_t n;
+    unsigned char **part; /* n stored parts: PART_HEAD then the (compressed) bytes */
+    size_t *len;
+};
+
+struct request {         /* a fetch waiting for its DATA */
+    uint64_t req;
+    uint32_t holder;
+    bool done;
+    int status;
+    unsigned char *data; /* the stored part, malloc'd */
+    size_t len;
+    struct request *next;
+};
+
+struct rm_shuffle {
+    struct rm_control *ctl;
+    int level;
+    uint32_t timeout_ms;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct stored *store; /* open addressing on id, cap a power of two */
+    size_t n_store, cap_store;
+    struct request *pending;
+    uint64_t next_req;
+    uint64_t held, sent, received;
+    bool *dead; /* per rank, as this rank's detector found (under mu) */
+    int size;
+};
+
+/* ---- the store -------------------------------------------------------------------------------- */
+
+static size_t slot_of(const struct rm_shuffle *s, uint64_t id)
+{
+    size_t mask = s->cap_store - 1, i = (size_t)(XXH3_64bits(&id, sizeof id) & mask);
+    while (s->store[i].part && s->store[i].id != id)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static void free_stored(struct stored *st)
+{
+    for (uint32_t i = 0; i < st->n; i++)
+        free(st->part[i]);
+    free(st->part);
+    free(st->len);
+}
+
+static int grow_store(struct rm_shuffle *s)
+{
+    if ((s->n_store + 1) * 2 <= s->cap_store)
+        return 0;
+    size_t cap = s->cap_store ? s->cap_store * 2 : 64;
+    struct stored *old = s->store;
+    size_t old_cap = s->cap_store;
+    s->store = calloc(cap, sizeof *s->store);
+    if (!s->store) {
+        s->store = old;
+        return RM_ENOMEM;
+    }
+    s->cap_store = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].part)
+            s->store[slot_of(s, old[i].id)] = old[i];
+    free(old);
+    return 0;
+}
+
+/* Encodes one part: header, then zstd at level (or raw). Returns the malloc'd part or NULL. */
+static unsigned char *encode_part(int level, const unsigned char *raw, size_t len, size_t *out)
+{
+    size_t bound = level > 0 ? ZSTD_compressBound(len) : len;
+    unsigned char *p = malloc(PART_HEAD + bound + 1);
+    if (!p)
+        return NULL;
+    size_t body = len;
+    p[0] = CODEC_RAW;
+    if (level > 0) {
+        size_t z = ZSTD_compress(p + PART_HEAD, bound, raw, len, level);
+        if (!ZSTD_isError(z) && z < len) {
+            p[0] = CODEC_ZSTD;
+            body = z;
+        }
+    }
+    if (p[0] == CODEC_RAW && len)
+        memcpy(p + PART_HEAD, raw, len);
+    rm_put_u64(p + 1, len);
+    rm_put_u64(p + 9, XXH3_64bits(raw, len));
+    *out = PART_HEAD + body;
+    return p;
+}
+
+/* Decodes a stored part into a malloc'd raw copy, verifying its checksum. */
+static int decode_part(const unsigned char *p, size_t len, unsigned char **raw, size_t *rlen)
+{
+    if (len < PART_HEAD || p[0] > CODEC_ZSTD)
+        return RM_ECORRUPT;
+    uint64_t n = rm_get_u64(p + 1), sum = rm_get_u64(p + 9);
+    if (n > ((uint64_t)1 << 40) || (p[0] == CODEC_RAW && n != len - PART_HEAD))
+        return RM_ECORRUPT;
+    unsigned char *out = malloc(n ? (size_t)n : 1);
+    if (!out)
+        return RM_ENOMEM;
+    if (p[0] == CODEC_ZSTD) {
+        size_t got = ZSTD_decompress(out, (size_t)n, p + PART_HEAD, len - PART_HEAD);
+        if (ZSTD_isError(got) || got != n) {
+            free(out);
+            return RM_ECORRUPT;
+        }
+    } else if (n) {
+        memcpy(out, p + PART_HEAD, (size_t)n);
+    }
+    if (XXH3_64bits(out, (size_t)n) != sum) {
+        free(out);
+        return RM_ECORRUPT;
+    }
+    *raw = out;
+    *rlen = (size_t)n;
+    return 0;
+}
+
+int rm_shuffle_put(struct rm_shuffle *s, uint64_t id, uint32_t n, unsigned char *const *bufs,
+                   const size_t *lens)
+{
+    if (!s || (n && (!bufs || !lens)))
+        return RM_EINVAL;
+    struct stored st = {.id = id, .n = n};
+    st.part = calloc(n ? n : 1, sizeof *st.part);
+    st.len = calloc(n ? n : 1, sizeof *st.len);
+    int rc = st.part && st.len ? 0 : RM_ENOMEM;
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        st.part[i] = encode_part(s->level, bufs[i], lens[i], &st.len[i]);
+        if (!st.part[i])
+            rc = RM_ENOMEM;
+        bytes += st.len[i];
+    }
+    if (rc != 0) {
+        free_stored(&st);
+        return rc;
+    }
+    pthread_mutex_lock(&s->mu);
+    rc = grow_store(s);
+    if (rc == 0) {
+        size_t i = slot_of(s, id);
+        if (s->store[i].part) {
+            for (uint32_t k = 0; k < s->store[i].n; k++)
+                s->held -= s->store[i].len[k];
+            free_stored(&s->store[i]);
+        } else {
+            s->n_store++;
+        }
+        s->store[i] = st;
+        s->held += bytes;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc != 0)
+        free_stored(&st);
+    return rc;
+}
+
+/* Copies stored part `part` of task id (under mu). Returns 0, RM_ENOENT or RM_ENOMEM. */
+static int copy_part(struct rm_shuffle *s, uint64_t id, uint32_t part, unsigned char **out,
+                     size_t *len)
+{
+    if (s->cap_store == 0)
+        return RM_ENOENT;
+    const struct stored *st = &s->store[slot_of(s, id)];
+    if (!st->part || part >= st->n)
+        return RM_ENOENT;
+    *out = malloc(st->len[part]);
+    if (!*out)
+        return RM_ENOMEM;
+    memcpy(*out, st->part[part], st->len[part]);
+    *len = st->len[part];
+    return 0;
+}
+
+/* ---- control thread: serving and receiving ----------------------------------------------------- */
+
+static void on_fetch(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
+                     const void *payload)
+{
+    struct rm_shuffle *s = ctx;
+    if (h->length != 20) {
+        rm_warn("dropped a malformed fetch from rank %u", h->sender);
+        return;
+    }
+    const unsigned char *p = payload;
+    uint64_t req = rm_get_u64(p), id = rm_get_u64(p + 8);
+    uint32_t part = rm_get_u32(p + 16);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    pthread_mutex_lock(&s->mu);
+    int rc = copy_part(s, id, part, &data, &len);
+    pthread_mutex_unlock(&s->mu);
+    unsigned char *msg = malloc(12 + len);
+    if (!msg) {
+        free(data);
+        return; /* the fetcher times out and the task is retried */
+    }
+    rm_put_u64(msg, req);
+    rm_put_u32(msg + 8, (uint32_t)rc);
+    if (len)
+        memcpy(msg + 12, data, len);
+    free(data);
+    rc = rm_control_send(c, (int)h->sender, RM_MSG_DATA, msg, 12 + len);
+    if (rc == 0) {
+        pthread_mutex_lock(&s->mu);
+        s->sent += len;
+        pthread_mutex_unlock(&s->mu);
+    }
+    free(msg);
+}
+
+static void on_data(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
+                    const void *payload)
+{
+    struct rm_shuffle *s = ctx;
+    (void)c;
+    if (h->length < 12) {
+        rm_warn("dropped a malformed data message from rank %u", h->sender);
+        return;
+    }
+    const unsigned char *p = payload;
+    uint64_t req = rm_get_u64(p);
+    pthread_mutex_lock(&s->mu);
+    for (struct request *r = s->pending; r; r = r->next) {
+        if (r->req != req || r->holder != h->sender || r->done)
+            continue;
+        r->status = (int)rm_get_u32(p + 8);
+        r->len = h->length - 12;
+        if (r->status == 0) {
+            r->data = malloc(r->len ? r->len : 1);
+            if (r->data)
+                memcpy(r->data, p + 12, r->len);
+            else
+                r->status = RM_ENOMEM;
+            s->received += r->len;
+        }
+        r->done = true;
+        pthread_cond_broadcast(&s->cv);
+        break;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_death(struct rm_control *c, void *ctx, uint32_t rank, enum rm_death_cause cause)
+{
+    struct rm_shuffle *s = ctx;
+    (void)c;
+    (void)cause;
+    pthread_mutex_lock(&s->mu);
+    if ((int)rank < s->size)
+        s->dead[rank] = true;
+    for (struct request *r = s->pending; r; r = r->next)
+        if (r->holder == rank && !r->done) {
+            r->done = true;
+            r->status = RM_EDEAD;
+        }
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+struct send_fetch {
+    struct rm_shuffle *s;
+    uint32_t holder;
+    unsigned char msg[20];
+};
+
+static void send_fetch(struct rm_control *c, void *arg)
+{
+    struct send_fetch *f = arg;
+    int rc = rm_control_send(c, (int)f->holder, RM_MSG_FETCH, f->msg, sizeof f->msg);
+    if (rc != 0) {
+        struct rm_shuffle *s = f->s;
+        uint64_t req = rm_get_u64(f->msg);
+        pthread_mutex_lock(&s->mu);
+        for (struct request *r = s->pending; r; r = r->next)
+            if (r->req == req && !r->done) {
+                r->done = true;
+                r->status = rc;
+            }
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+    }
+    free(f);
+}
+
+/* ---- worker thread: fetching ------------------------------------------------------------------ */
+
+static void unlink_request(struct rm_shuffle *s, struct request *r)
+{
+    for (struct request **pp = &s->pending; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            return;
+        }
+}
+
+/* Waits for r under mu until done or the deadline. */
+static void wait_request(struct rm_shuffle *s, struct request *r)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(s->timeout_ms / 1000);
+    until.tv_nsec += (long)(s->timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (!r->done)
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT) {
+            r->done = true;
+            r->status = RM_EBUSY;
+        }
+}
+
+int rm_shuffle_fetch(struct rm_shuffle *s, uint32_t holder, uint64_t id, uint32_t part,
+                     unsigned char **buf, size_t *len)
+{
+    if (!s || !buf || !len || (int)holder >= s->size)
+        return RM_EINVAL;
+    unsigned char *stored = NULL;
+    size_t slen = 0;
+    int rc;
+    if ((int)holder == rm_control_rank(s->ctl)) {
+        pthread_mutex_lock(&s->mu);
+        rc = copy_part(s, id, part, &stored, &slen);
+        pthread_mutex_unlock(&s->mu);
+    } else {
+        struct request r = {.holder = holder};
+        struct send_fetch *f = malloc(sizeof *f);
+        if (!f)
+            return RM_ENOMEM;
+        pthread_mutex_lock(&s->mu);
+        if (s->dead[holder]) {
+            pthread_mutex_unlock(&s->mu);
+            free(f);
+            return RM_EDEAD;
+        }
+        r.req = ++s->next_req;
+        r.next = s->pending;
+        s->pending = &r;
+        pthread_mutex_unlock(&s->mu);
+        f->s = s;
+        f->holder = holder;
+        rm_put_u64(f->msg, r.req);
+        rm_put_u64(f->msg + 8, id);
+        rm_put_u32(f->msg + 16, part);
+        rc = rm_control_call(s->ctl, send_fetch, f);
+        if (rc != 0)
+            free(f);
+        pthread_mutex_lock(&s->mu);
+        if (rc == 0)
+            wait_request(s, &r);
+        unlink_request(s, &r);
+        pthread_mutex_unlock(&s->mu);
+        if (rc == 0)
+            rc = r.status;
+        if (rc != 0)
+            free(r.data);
+        stored = rc == 0 ? r.data : NULL;
+        slen = r.len;
+    }
+    if (rc != 0)
+        return rc;
+    rc = decode_part(stored, slen, buf, len);
+    free(stored);
+    return rc;
+}
+
+void rm_shuffle_stats(struct rm_shuffle *s, uint64_t *held, uint64_t *sent, uint64_t *received)
+{
+    pthread_mutex_lock(&s->mu);
+    *held = s->held;
+    *sent = s->sent;
+    *received = s->received;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------------- */
+
+int rm_shuffle_create(struct rm_control *ctl, int level, uint32_t timeout_ms,
+                      struct rm_shuffle **out)
+{
+    struct rm_shuffle *s = calloc(1, sizeof *s);
+    if (!s)
+        return RM_ENOMEM;
+    s->ctl = ctl;
+    s->level = level;
+    s->timeout_ms = timeout_ms ? timeout_ms : 60000;
+    s->size = rm_control_size(ctl);
+    s->dead = calloc((size_t)s->size, sizeof *s->dead);
+    if (!s->dead) {
+        free(s);
+        return RM_ENOMEM;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    int rc = rm_control_on(ctl, RM_MSG_FETCH, on_fetch, s);
+    if (rc == 0)
+        rc = rm_control_on(ctl, RM_MSG_DATA, on_data, s);
+    if (rc == 0)
+        rc = rm_control_on_death(ctl, on_death, s);
+    if (rc != 0) {
+        rm_shuffle_destroy(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void rm_shuffle_destroy(struct rm_shuffle *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->cap_store; i++)
+        if (s->store[i].part)
+            free_stored(&s->store[i]);
+    free(s->store);
+    free(s->dead);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}

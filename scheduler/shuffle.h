@@ -1,0 +1,52 @@
+/*
+ * shuffle.h: where task outputs wait for the next stage, and how they travel.
+ *
+ * Each rank keeps the outputs of the tasks it completed in memory, split into parts (one per
+ * reduce partition), each compressed with zstd and carrying an XXH3 checksum of its raw bytes.
+ * A task of the next stage gathers part p of every output: from this rank's own store, or by a
+ * FETCH message to the holder, answered with a DATA message by the holder's control thread
+ * (never blocked by its worker). The checksum is verified on use: a damaged part is an error,
+ * never data.
+ *
+ * Threads: rm_shuffle_put and rm_shuffle_fetch are for the worker thread (fetch blocks it until
+ * the answer, the holder's death, or the timeout); the message handlers run on the control
+ * thread. The store is guarded by a mutex.
+ *
+ * Wire: FETCH u64 request, u64 task, u32 part. DATA u64 request, i32 status (0 or an RM_E*
+ * code), then the stored part as is (u8 codec, u64 raw length, u64 checksum, bytes).
+ */
+#ifndef RM_SHUFFLE_H
+#define RM_SHUFFLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/control.h"
+
+struct rm_shuffle;
+
+/* Creates this rank's store and registers its handlers; before rm_control_start.
+ * level: zstd level for stored parts, 0 = stored raw. timeout_ms: longest wait for a fetch.
+ * Returns 0, RM_ENOMEM or a registration error. */
+int rm_shuffle_create(struct rm_control *ctl, int level, uint32_t timeout_ms,
+                      struct rm_shuffle **out);
+
+/* Frees the store. The control thread must be stopped. NULL is ignored. */
+void rm_shuffle_destroy(struct rm_shuffle *s);
+
+/* Stores the n parts of task id's output, replacing an earlier copy. bufs and lens are
+ * borrowed; the parts are compressed into the store. Returns 0, RM_ENOMEM, RM_EINVAL. */
+int rm_shuffle_put(struct rm_shuffle *s, uint64_t id, uint32_t n, unsigned char *const *bufs,
+                   const size_t *lens);
+
+/* Gets part `part` of task id's output from rank holder (this rank's store when it is this
+ * rank): a malloc'd copy of the raw bytes, which the caller frees.
+ * Returns 0; RM_ENOENT (the holder does not have it); RM_EDEAD (the holder died or is dead);
+ * RM_ECORRUPT (checksum or codec error); RM_EBUSY (timeout); RM_ENOMEM; RM_ESHUTDOWN. */
+int rm_shuffle_fetch(struct rm_shuffle *s, uint32_t holder, uint64_t id, uint32_t part,
+                     unsigned char **buf, size_t *len);
+
+/* Bytes held in the store (compressed), and bytes sent and received by fetches. */
+void rm_shuffle_stats(struct rm_shuffle *s, uint64_t *held, uint64_t *sent, uint64_t *received);
+
+#endif /* RM_SHUFFLE_H */
