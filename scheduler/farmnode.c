@@ -38,6 +38,8 @@ struct rm_farmnode {
     int status; /* written by the control thread before MAIL_END */
     uint32_t slow_ms; /* test-only fault: extra time per task on this rank */
     uint64_t fail_task; /* test-only fault: this task always fails; UINT64_MAX for none */
+    uint32_t slow_stage, slow_stage_ms; /* test-only fault: tasks [slow_first, slow_end) */
+    uint64_t slow_first, slow_end;      /* (one stage) take slow_stage_ms longer */
     uint64_t stamp_epoch; /* the epoch this rank's frames carry */
     atomic_bool over;     /* the job has ended (set by the control thread, read by the worker) */
 };
@@ -316,6 +318,8 @@ static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
             break; /* the job is over: the rest of this batch is moot */
         if (k->slow_ms)
             sleep_ms(k, k->slow_ms);
+        if (id >= k->slow_first && id < k->slow_end)
+            sleep_ms(k, k->slow_stage_ms);
         int trc = id == k->fail_task ? RM_EIO : k->kernel->run(k->kernel->ctx, id, att, err,
                                                                    sizeof err);
         if (id == k->fail_task)
@@ -416,6 +420,22 @@ static uint32_t auto_batch(uint64_t tasks, int size)
     return (uint32_t)(b < 1 ? 1 : b > 256 ? 256 : b);
 }
 
+/* RINGMASTER_FAULT_SLOW_STAGE=S:MS (tests only): every task of stage S takes MS longer. */
+static void slow_stage_fault(struct rm_farmnode *k)
+{
+    const char *s = getenv("RINGMASTER_FAULT_SLOW_STAGE");
+    unsigned st, ms;
+    k->slow_stage = UINT32_MAX;
+    if (!s || sscanf(s, "%u:%u", &st, &ms) != 2 || st >= k->kernel->stages)
+        return;
+    k->slow_stage = st;
+    k->slow_stage_ms = ms;
+    k->slow_first = 0;
+    for (uint32_t i = 0; i < st; i++)
+        k->slow_first += k->kernel->stage_tasks[i];
+    k->slow_end = k->slow_first + k->kernel->stage_tasks[st];
+}
+
 /* RINGMASTER_FAULT_SLOW_RANK=R:MS (tests only): rank R spends MS more on every task. */
 static uint32_t slow_fault(int rank)
 {
@@ -474,6 +494,7 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
     k->size = rm_control_size(ctl);
     k->slow_ms = slow_fault(k->rank);
     k->fail_task = fail_fault();
+    slow_stage_fault(k);
     int rc = rm_mailbox_init(&k->mb);
     if (rc != 0) {
         free(k);

@@ -1,0 +1,127 @@
+"""wordcount end to end, checked against an independent count made here in Python:
+(a) 4 ranks, a file and a directory as input, no faults;
+(b) 6 ranks, a worker that holds map outputs is killed once the reduce stage has started: the
+    outputs it held are recomputed and the answer is still right;
+(c) 6 ranks, the leader is killed during the map stage;
+and bad input: a missing file gives exit 2 and one line, and leaves no output behind."""
+import collections
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+
+import rmtest as t
+
+ringmaster = sys.argv[1]
+work = t.tempfile.mkdtemp(prefix="rmwc.")
+rng = random.Random(7)
+vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(1, 9)))
+         for _ in range(3000)]
+vocab += [w.capitalize() for w in vocab[:300]] + ["don't", "e-mail", "x86", "na\u00efve"]
+
+
+def write_corpus(path, lines):
+    with open(path, "w") as f:
+        for _ in range(lines):
+            f.write(" ".join(rng.choice(vocab) for _ in range(rng.randint(0, 14))) + ".\n")
+
+
+corpus = os.path.join(work, "corpus.txt")
+write_corpus(corpus, 40000)
+sub = os.path.join(work, "more")
+os.makedirs(os.path.join(sub, "deeper"))
+write_corpus(os.path.join(sub, "b.txt"), 3000)
+write_corpus(os.path.join(sub, "deeper", "a.txt"), 3000)
+open(os.path.join(sub, "empty.txt"), "w").close()
+
+counts = collections.Counter()
+for p in (corpus, os.path.join(sub, "b.txt"), os.path.join(sub, "deeper", "a.txt")):
+    with open(p, "rb") as f:
+        for w in re.findall(rb"[A-Za-z]+", f.read()):
+            counts[w.lower()] += 1
+expected = b"".join(w + b"\t" + str(n).encode() + b"\n" for w, n in sorted(counts.items()))
+FAST = ["--heartbeat-ms", "100", "--suspect-ms", "400"]
+STAGE = re.compile(r"stage 0 done; stage 1 starts")
+LEADER = re.compile(r"elected leader: rank (\d+)")
+
+
+def check_output(name, out, so):
+    t.check(os.path.exists(out), f"{name}: no output")
+    t.check(not os.path.exists(out + ".parts"), f"{name}: parts directory left behind")
+    if os.path.exists(out):
+        got = open(out, "rb").read()
+        t.check(got == expected, f"{name}: output differs from the reference "
+                f"({len(got)} bytes vs {len(expected)})")
+    t.check(re.search(r"wordcount: \d+ words, \d+ distinct", so) is not None,
+            f"{name}: no summary:\n{so}")
+
+
+def wait_for(job, pattern, timeout=30.0):
+    until = time.time() + timeout
+    while time.time() < until:
+        m = pattern.search(job.stderr())
+        if m:
+            return m
+        time.sleep(0.02)
+    return None
+
+
+# (a) no faults.
+out = os.path.join(work, "a.tsv")
+job = t.Job(4, [ringmaster, "run", "wordcount", "--input", corpus, sub, "--output", out,
+                "--split-size", "64K", "--partitions", "5"])
+rc = job.wait(timeout=120)
+t.check(rc is not None, "plain: the job did not end")
+check_output("plain", out, job.stdout())
+
+# (b) a worker holding map outputs dies after the reduce stage started (reduce tasks are slowed
+# by a test-only fault so that the death lands while they run).
+out = os.path.join(work, "b.tsv")
+job = t.Job(6, [ringmaster, "run", "wordcount", "--input", corpus, sub, "--output", out,
+                "--split-size", "64K", "--partitions", "12"] + FAST,
+            extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "1:150"})
+ranks = job.ranks(6)
+m = wait_for(job, STAGE)
+t.check(m is not None, "holder: the reduce stage never started")
+lead = LEADER.search(job.stderr())
+victim = next(r for r in (5, 4, 3) if not lead or r != int(lead.group(1)))
+if m and victim in ranks:
+    t.os.kill(ranks[victim], t.signal.SIGKILL)
+rc = job.wait(timeout=120)
+so, se = job.stdout(), job.stderr()
+t.check(rc is not None, "holder: the job did not end")
+check_output("holder", out, so)
+rec = re.search(r"(\d+) outputs recomputed", so)
+t.check(rec is not None and int(rec.group(1)) > 0,
+        f"holder: no map output was recomputed after rank {victim} died:\n{so}")
+if t.failures:
+    print(se[-5000:])
+
+# (c) the leader dies during the map stage (map tasks slowed down).
+out = os.path.join(work, "c.tsv")
+job = t.Job(6, [ringmaster, "run", "wordcount", "--input", corpus, sub, "--output", out,
+                "--split-size", "32K"] + FAST,
+            extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "0:60"})
+ranks = job.ranks(6)
+lead = wait_for(job, LEADER)
+time.sleep(0.8)
+if lead and int(lead.group(1)) in ranks:
+    t.os.kill(ranks[int(lead.group(1))], t.signal.SIGKILL)
+rc = job.wait(timeout=120)
+so, se = job.stdout(), job.stderr()
+t.check(rc is not None, "leader: the job did not end")
+check_output("leader", out, so)
+if t.failures:
+    print(se[-5000:])
+
+# Bad input: exit 2, one line, nothing written.
+out = os.path.join(work, "bad.tsv")
+p = subprocess.run([ringmaster, "run", "wordcount", "--input", corpus, "/nonexistent/x",
+                    "--output", out], capture_output=True, text=True, timeout=30)
+t.check(p.returncode == 2 and "cannot read --input /nonexistent/x" in p.stderr,
+        f"missing input: exit {p.returncode}, stderr {p.stderr!r}")
+t.check(not os.path.exists(out) and not os.path.exists(out + ".parts"),
+        "missing input: something was written")
+t.finish("test_wordcount")
