@@ -5,22 +5,47 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-#define XXH_INLINE_ALL /* one hash per token, most under 16 bytes: the library call would dominate */
+#include <sys/mman.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+#include <endian.h>
+/* One hash per token, most under 16 bytes: a call into the library would cost more than it. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "runtime/frame.h"
 
-/* One slot: 32 bytes, two per cache line. count == 0 marks an empty slot. */
+/* The table is an index of 8-byte slots over a dense array of items in insertion order. A
+ * text's frequent words come first, so their items share a few cache lines, and the index is
+ * a quarter of the size a slot holding the whole item would make it. */
 struct rm_wc_slot {
-    uint64_t hash;  /* XXH3-64 of the word */
-    uint64_t count; /* >= 1 when the slot is used */
-    size_t off;     /* the word's bytes are arena[off .. off+len) */
-    size_t len;
+    uint32_t tag;  /* low 32 bits of the word's hash */
+    uint32_t item; /* index into items, plus 1; 0 marks an empty slot */
 };
 
-#define WC_INIT_BITS 12u       /* 4,096 slots: 128 KB */
-#define WC_INIT_ARENA 65536u   /* bytes */
-#define WC_MAX_VARINT 10u      /* bytes of a LEB128 uint64 */
+/* One word: 32 bytes, two per cache line. Words of up to WC_INLINE bytes (nearly all words)
+ * are kept in the item, zero-padded, and compared as two 8-byte words; longer ones live in the
+ * arena. The words' hashes, needed only to grow the index and to encode, are kept apart in
+ * t->hashes so that they do not take up cache space here. */
+struct rm_wc_item {
+    uint64_t count; /* >= 1 */
+    size_t len;
+    union {
+        char bytes[16]; /* len <= WC_INLINE: the word, then zeros */
+        size_t off;     /* len > WC_INLINE: the word is arena[off .. off+len) */
+    } w;
+};
+
+#define WC_INLINE 16u
+#define WC_MAX_ITEMS (UINT32_MAX - 1u) /* distinct words one table can hold */
+#define WC_HUGE_PAGE ((size_t)2 << 20)
+#define WC_INIT_BITS 12u /* 4,096 slots */
+#define WC_INIT_ITEMS 1024u
+#define WC_INIT_ARENA 65536u /* bytes */
+#define WC_MAX_VARINT 10u    /* bytes of a LEB128 uint64 */
+#define WC_BATCH 32u         /* tokens hashed and prefetched before they are counted */
+#define WC_KEY_MAX 64u       /* longer tokens bypass the batch */
 
 /* ---- the table -------------------------------------------------------------------------- */
 
@@ -32,11 +57,14 @@ int rm_wc_init(struct rm_wc *t)
     t->bits = WC_INIT_BITS;
     t->cap = (size_t)1 << WC_INIT_BITS;
     t->slots = calloc(t->cap, sizeof *t->slots);
+    t->items = malloc(WC_INIT_ITEMS * sizeof *t->items);
+    t->hashes = malloc(WC_INIT_ITEMS * sizeof *t->hashes);
     t->arena = malloc(WC_INIT_ARENA);
-    if (!t->slots || !t->arena) {
+    if (!t->slots || !t->items || !t->hashes || !t->arena) {
         rm_wc_free(t);
         return RM_ENOMEM;
     }
+    t->items_cap = WC_INIT_ITEMS;
     t->arena_cap = WC_INIT_ARENA;
     return 0;
 }
@@ -46,6 +74,8 @@ void rm_wc_free(struct rm_wc *t)
     if (!t)
         return;
     free(t->slots);
+    free(t->items);
+    free(t->hashes);
     free(t->arena);
     memset(t, 0, sizeof *t);
 }
@@ -54,62 +84,127 @@ size_t rm_wc_bytes(const struct rm_wc *t)
 {
     if (!t)
         return 0;
-    return sizeof *t + t->cap * sizeof *t->slots + t->arena_cap;
+    return sizeof *t + t->cap * sizeof *t->slots +
+           t->items_cap * (sizeof *t->items + sizeof *t->hashes) + t->arena_cap;
 }
 
-/* The slot holding the word, or the empty slot where it would go. The table is never full, so
- * the probe ends. Can't fail. */
-static struct rm_wc_slot *wc_find(const struct rm_wc *t, const char *w, size_t len, uint64_t h)
+/* The bytes of an item's word. */
+static const char *wc_word(const struct rm_wc *t, const struct rm_wc_item *it)
+{
+    return it->len <= WC_INLINE ? it->w.bytes : t->arena + it->w.off;
+}
+
+/* A word's home slot: the top bits of its hash. The shuffle partitions by h % parts, so on the
+ * reduce side the low bits of every word in a table can be equal. */
+static size_t wc_home(const struct rm_wc *t, uint64_t h)
+{
+    return (size_t)(h >> (64 - t->bits));
+}
+
+static inline uint64_t wc_load64(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* True if the item holds the word in key (see wc_find). */
+static inline bool wc_item_is(const struct rm_wc *t, const struct rm_wc_item *it, const char *key,
+                              size_t len)
+{
+    if (it->len != len)
+        return false;
+    if (len <= WC_INLINE)
+        return wc_load64(it->w.bytes) == wc_load64(key) &&
+               wc_load64(it->w.bytes + 8) == wc_load64(key + 8);
+    return memcmp(t->arena + it->w.off, key, len) == 0;
+}
+
+/* The slot pointing at the word, or the empty slot where it would go. key holds len bytes;
+ * when len <= WC_INLINE it must hold 16, zero after the word. The index is never full, so the
+ * probe ends. Can't fail. */
+static struct rm_wc_slot *wc_find(const struct rm_wc *t, const char *key, size_t len, uint64_t h)
 {
     size_t mask = t->cap - 1;
-    /* The top bits pick the home slot: the shuffle partitions by h % parts, so on the reduce
-     * side the low bits of every word in a table can be equal. */
-    size_t i = (size_t)(h >> (64 - t->bits));
-    for (;; i = (i + 1) & mask) {
+    for (size_t i = wc_home(t, h);; i = (i + 1) & mask) {
         struct rm_wc_slot *s = &t->slots[i];
-        if (s->count == 0)
+        if (s->item == 0)
             return s;
-        if (s->hash == h && s->len == len && memcmp(t->arena + s->off, w, len) == 0)
+        if (s->tag == (uint32_t)h && wc_item_is(t, &t->items[s->item - 1], key, len))
             return s;
     }
 }
 
-/* True if the table can hold `words` words without growing (load at most 2/3). */
+/* True if an index of cap slots can hold `words` words (load at most 3/4). */
 static bool wc_fits(size_t cap, size_t words)
 {
-    return words <= cap / 3 * 2;
+    return words <= cap / 4 * 3;
 }
 
-/* Doubles the slot array until it fits `words` words, rehashing from the stored hashes.
+/* A zeroed array of n slots. Arrays of 2 MB and more ask for transparent huge pages: lookups
+ * land on random slots, and with 4 KB pages most of them would also miss the TLB. */
+static struct rm_wc_slot *wc_slots_alloc(size_t n)
+{
+    size_t bytes = n * sizeof(struct rm_wc_slot);
+    if (bytes < WC_HUGE_PAGE)
+        return calloc(n, sizeof(struct rm_wc_slot));
+    void *p;
+    if (posix_memalign(&p, WC_HUGE_PAGE, bytes) != 0)
+        return NULL;
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: failure only costs speed */
+    memset(p, 0, bytes);
+    return p;
+}
+
+/* Doubles the index until it fits `words` words, rehashing from the stored hashes.
  * Returns 0 or RM_ENOMEM (the table unchanged). */
 static int wc_reserve_slots(struct rm_wc *t, size_t words)
 {
     unsigned bits = t->bits;
     while (!wc_fits((size_t)1 << bits, words)) {
-        if (bits >= sizeof(size_t) * 8 - 6) /* the array size would overflow size_t */
+        if (bits >= sizeof(size_t) * 8 - 4) /* the array size would overflow size_t */
             return RM_ENOMEM;
         bits++;
     }
     if (bits == t->bits)
         return 0;
-    struct rm_wc_slot *old = t->slots;
-    size_t old_cap = t->cap;
-    t->slots = calloc((size_t)1 << bits, sizeof *t->slots);
-    if (!t->slots) {
-        t->slots = old;
+    struct rm_wc_slot *slots = wc_slots_alloc((size_t)1 << bits);
+    if (!slots)
         return RM_ENOMEM;
-    }
+    free(t->slots);
+    t->slots = slots;
     t->bits = bits;
     t->cap = (size_t)1 << bits;
-    for (size_t i = 0; i < old_cap; i++) {
-        if (old[i].count == 0)
-            continue;
-        size_t j = (size_t)(old[i].hash >> (64 - bits));
-        while (t->slots[j].count != 0)
+    for (size_t i = 0; i < t->distinct; i++) {
+        uint64_t h = t->hashes[i];
+        size_t j = wc_home(t, h);
+        while (slots[j].item != 0)
             j = (j + 1) & (t->cap - 1);
-        t->slots[j] = old[i];
+        slots[j] = (struct rm_wc_slot){.tag = (uint32_t)h, .item = (uint32_t)(i + 1)};
     }
-    free(old);
+    return 0;
+}
+
+/* Grows the item array, by doubling, to hold `words` words.
+ * Returns 0 or RM_ENOMEM (the table unchanged, also past WC_MAX_ITEMS). */
+static int wc_reserve_items(struct rm_wc *t, size_t words)
+{
+    if (words <= t->items_cap)
+        return 0;
+    if (words > WC_MAX_ITEMS)
+        return RM_ENOMEM;
+    size_t cap = t->items_cap ? t->items_cap : WC_INIT_ITEMS;
+    while (cap < words)
+        cap *= 2;
+    struct rm_wc_item *items = realloc(t->items, cap * sizeof *items);
+    if (!items)
+        return RM_ENOMEM;
+    t->items = items;
+    uint64_t *hashes = realloc(t->hashes, cap * sizeof *hashes);
+    if (!hashes)
+        return RM_ENOMEM; /* items is bigger but the same: the table is unchanged */
+    t->hashes = hashes;
+    t->items_cap = cap;
     return 0;
 }
 
@@ -132,47 +227,82 @@ static int wc_reserve_arena(struct rm_wc *t, size_t more)
     return 0;
 }
 
-/* Adds count to word w (hash h). If in_tail, w is already at arena + arena_len (put there by
- * the tokenizer) and is kept by advancing arena_len; otherwise it is copied in. The caller has
- * checked that t->total cannot overflow. Returns 0 or RM_ENOMEM (the table unchanged). */
-static int wc_upsert(struct rm_wc *t, const char *w, size_t len, uint64_t h, uint64_t count,
+/* Makes room for one more word of len bytes. Returns 0 or RM_ENOMEM (the table unchanged, but
+ * for spare capacity). */
+static int wc_reserve_one(struct rm_wc *t, size_t len, bool in_tail)
+{
+    int rc = wc_reserve_slots(t, t->distinct + 1);
+    if (rc == 0)
+        rc = wc_reserve_items(t, t->distinct + 1);
+    if (rc == 0 && len > WC_INLINE && !in_tail)
+        rc = wc_reserve_arena(t, len);
+    return rc;
+}
+
+/* Adds count to the word in key (see wc_find; hash h). If in_tail, a long key is already at
+ * arena + arena_len (put there by the tokenizer) and is kept by advancing arena_len; otherwise
+ * it is copied in. The caller has checked that t->total cannot overflow.
+ * Returns 0 or RM_ENOMEM (the table unchanged). */
+static int wc_upsert(struct rm_wc *t, const char *key, size_t len, uint64_t h, uint64_t count,
                      bool in_tail)
 {
-    struct rm_wc_slot *s = wc_find(t, w, len, h);
-    if (s->count == 0) {
-        if (!wc_fits(t->cap, t->distinct + 1)) {
-            int rc = wc_reserve_slots(t, t->distinct + 1);
+    struct rm_wc_slot *s = wc_find(t, key, len, h);
+    if (s->item == 0) {
+        if (!wc_fits(t->cap, t->distinct + 1) || t->distinct == t->items_cap ||
+            (len > WC_INLINE && !in_tail && t->arena_cap - t->arena_len < len)) {
+            int rc = wc_reserve_one(t, len, in_tail);
             if (rc < 0)
                 return rc;
-            s = wc_find(t, w, len, h);
+            s = wc_find(t, key, len, h);
         }
-        if (!in_tail) {
-            int rc = wc_reserve_arena(t, len);
-            if (rc < 0)
-                return rc;
-            memcpy(t->arena + t->arena_len, w, len);
+        struct rm_wc_item *it = &t->items[t->distinct];
+        *it = (struct rm_wc_item){.len = len};
+        t->hashes[t->distinct] = h;
+        if (len <= WC_INLINE) {
+            memcpy(it->w.bytes, key, 16);
+        } else {
+            if (!in_tail)
+                memcpy(t->arena + t->arena_len, key, len);
+            it->w.off = t->arena_len;
+            t->arena_len += len;
         }
-        *s = (struct rm_wc_slot){.hash = h, .off = t->arena_len, .len = len};
-        t->arena_len += len;
-        t->distinct++;
+        *s = (struct rm_wc_slot){.tag = (uint32_t)h, .item = (uint32_t)++t->distinct};
     }
-    s->count += count;
+    t->items[s->item - 1].count += count;
     t->total += count;
     return 0;
+}
+
+/* wc_upsert for a word from outside: pads a short word as wc_find wants. */
+static int wc_upsert_word(struct rm_wc *t, const char *w, size_t len, uint64_t h, uint64_t count)
+{
+    char pad[16] = {0};
+    if (len <= WC_INLINE) {
+        memcpy(pad, w, len);
+        w = pad;
+    }
+    return wc_upsert(t, w, len, h, count, false);
 }
 
 int rm_wc_add(struct rm_wc *t, const char *w, size_t len, uint64_t count)
 {
     if (!t || !w || len == 0 || count == 0 || count > UINT64_MAX - t->total)
         return RM_EINVAL;
-    return wc_upsert(t, w, len, XXH3_64bits(w, len), count, false);
+    return wc_upsert_word(t, w, len, XXH3_64bits(w, len), count);
 }
 
 uint64_t rm_wc_get(const struct rm_wc *t, const char *w, size_t len)
 {
     if (!t || !w || !t->slots)
         return 0;
-    return wc_find(t, w, len, XXH3_64bits(w, len))->count;
+    char pad[16] = {0};
+    const char *key = w;
+    if (len <= WC_INLINE) {
+        memcpy(pad, w, len);
+        key = pad;
+    }
+    const struct rm_wc_slot *s = wc_find(t, key, len, XXH3_64bits(w, len));
+    return s->item ? t->items[s->item - 1].count : 0;
 }
 
 uint32_t rm_wc_partition(const char *w, size_t len, uint32_t parts)
@@ -184,49 +314,191 @@ uint32_t rm_wc_partition(const char *w, size_t len, uint32_t parts)
 
 /* ---- the tokenizer ---------------------------------------------------------------------- */
 
+/* Tokens waiting to be counted. Hashing a token and prefetching its slot some tokens before
+ * the lookup lets the table's cache misses overlap instead of queueing one after another. */
+struct wc_batch {
+    size_t n;
+    size_t len[WC_BATCH];
+    uint64_t hash[WC_BATCH];
+    char key[WC_BATCH][WC_KEY_MAX]; /* the token, folded if asked, zero-padded to 16 bytes */
+};
+
 /* [A-Za-z]: setting bit 5 maps A-Z onto a-z and nothing else onto a-z. */
 static inline bool wc_is_letter(unsigned char c)
 {
     return (unsigned char)((c | 0x20u) - 'a') < 26u;
 }
 
-/* Counts one token s[0..len), all letters, folding it to lower case on the way into the arena
- * tail: that copy is the lookup key, and becomes the stored word if the word is new. */
-static int wc_count_folded(struct rm_wc *t, const unsigned char *s, size_t len)
+/* Bit i set iff p[i] is a letter, for the n <= 64 bytes at p; higher bits 0. */
+static uint64_t wc_letters_tail(const unsigned char *p, size_t n)
 {
+    uint64_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m |= (uint64_t)wc_is_letter(p[i]) << i;
+    return m;
+}
+
+/* Bit i set iff p[i] is a letter, for the 64 bytes at p. */
+static inline uint64_t wc_letters64(const unsigned char *p)
+{
+#ifdef __SSE2__
+    /* (c | 0x20) - 'a' + 0x80 lands in [-128, -103] as a signed byte exactly for letters. */
+    const __m128i bit5 = _mm_set1_epi8(0x20);
+    const __m128i shift = _mm_set1_epi8((char)(0x80 - 'a'));
+    const __m128i limit = _mm_set1_epi8((char)(0x80 + 26));
+    uint64_t m = 0;
+    for (unsigned i = 0; i < 4; i++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+        v = _mm_add_epi8(_mm_or_si128(v, bit5), shift);
+        m |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmplt_epi8(v, limit)) << (16 * i);
+    }
+    return m;
+#else
+    return wc_letters_tail(p, 64);
+#endif
+}
+
+/* Copies token s[0..len), folded unless case_sensitive, into key, zero-padded to at least 16
+ * bytes. avail is how many bytes may be read at s (>= len): with 16 of them, a short token is
+ * copied as two masked 8-byte words instead of byte by byte. */
+static inline void wc_key_copy(char *key, const unsigned char *s, size_t len, size_t avail,
+                               uint64_t fold)
+{
+    if (len <= 16 && avail >= 16) {
+        uint64_t lo = le64toh(wc_load64(s)) | fold, hi = le64toh(wc_load64(s + 8)) | fold;
+        if (len < 8) {
+            lo &= (UINT64_C(1) << (8 * len)) - 1;
+            hi = 0;
+        } else {
+            hi &= len == 16 ? UINT64_MAX : (UINT64_C(1) << (8 * (len - 8))) - 1;
+        }
+        lo = htole64(lo);
+        hi = htole64(hi);
+        memcpy(key, &lo, 8);
+        memcpy(key + 8, &hi, 8);
+        return;
+    }
+    memset(key, 0, 16);
+    for (size_t i = 0; i < len; i++)
+        key[i] = (char)(s[i] | (unsigned char)fold);
+}
+
+/* Copies a token of len <= WC_KEY_MAX letters into the batch, hashes it and prefetches its
+ * home slot. */
+static inline void wc_batch_add(const struct rm_wc *t, struct wc_batch *b, const unsigned char *s,
+                                size_t len, size_t avail, uint64_t fold)
+{
+    char *k = b->key[b->n];
+    wc_key_copy(k, s, len, avail, fold);
+    uint64_t h = XXH3_64bits(k, len);
+    __builtin_prefetch(&t->slots[wc_home(t, h)]);
+    b->len[b->n] = len;
+    b->hash[b->n++] = h;
+}
+
+/* Counts the batched tokens and empties the batch. Returns 0, RM_EINVAL (t->total would
+ * overflow) or RM_ENOMEM; on error the tokens not yet counted are dropped. */
+static int wc_batch_flush(struct rm_wc *t, struct wc_batch *b)
+{
+    size_t n = b->n;
+    b->n = 0;
+    if (n > UINT64_MAX - t->total)
+        return RM_EINVAL;            /* 2^64 tokens: unreachable in practice */
+    for (size_t i = 0; i < n; i++) { /* the slots are in cache by now: fetch the items */
+        const struct rm_wc_slot *s = &t->slots[wc_home(t, b->hash[i])];
+        if (s->item != 0)
+            __builtin_prefetch(&t->items[s->item - 1]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = wc_upsert(t, b->key[i], b->len[i], b->hash[i], 1, false);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Counts one token longer than WC_KEY_MAX: folded (or copied) straight into the arena tail,
+ * which is the lookup key and becomes the stored word if the word is new. */
+static int wc_count_long(struct rm_wc *t, const unsigned char *s, size_t len, uint64_t fold)
+{
+    if (t->total == UINT64_MAX)
+        return RM_EINVAL;
     int rc = wc_reserve_arena(t, len);
     if (rc < 0)
         return rc;
     char *dst = t->arena + t->arena_len;
     for (size_t i = 0; i < len; i++)
-        dst[i] = (char)(s[i] | 0x20u);
+        dst[i] = (char)(s[i] | (unsigned char)fold);
     return wc_upsert(t, dst, len, XXH3_64bits(dst, len), 1, true);
+}
+
+/* The tokenizer's state between 64-byte blocks. */
+struct wc_scan {
+    struct rm_wc *t;
+    const unsigned char *text;
+    size_t len;
+    uint64_t fold; /* 0x20 in every byte to fold case, else 0 */
+    struct wc_batch b;
+};
+
+/* Counts the token text[s..e). Returns 0 or an error from the table. */
+static inline int wc_token(struct wc_scan *sc, size_t s, size_t e)
+{
+    if (e - s > WC_KEY_MAX) {
+        int rc = wc_batch_flush(sc->t, &sc->b);
+        return rc < 0 ? rc : wc_count_long(sc->t, sc->text + s, e - s, sc->fold);
+    }
+    wc_batch_add(sc->t, &sc->b, sc->text + s, e - s, sc->len - s, sc->fold);
+    return sc->b.n == WC_BATCH ? wc_batch_flush(sc->t, &sc->b) : 0;
+}
+
+/* Counts the tokens that end in the 64-byte block at base, whose letters are the bits of m.
+ * *open is the start of a token still running into the next block, or SIZE_MAX.
+ * A token starts at a letter after a non-letter and ends at a non-letter after a letter, so
+ * the starts and ends of a block alternate. */
+static int wc_block(struct wc_scan *sc, size_t base, uint64_t m, size_t *open)
+{
+    uint64_t prev = (m << 1) | (*open != SIZE_MAX); /* bit i: byte i-1 is a letter */
+    uint64_t starts = m & ~prev, ends = ~m & prev;
+    int rc = 0;
+    if (*open != SIZE_MAX) {
+        if (ends == 0)
+            return 0;
+        rc = wc_token(sc, *open, base + (size_t)__builtin_ctzll(ends));
+        ends &= ends - 1;
+        *open = SIZE_MAX;
+    }
+    while (starts != 0 && rc == 0) {
+        size_t s = base + (size_t)__builtin_ctzll(starts);
+        starts &= starts - 1;
+        if (ends == 0) {
+            *open = s;
+            break;
+        }
+        rc = wc_token(sc, s, base + (size_t)__builtin_ctzll(ends));
+        ends &= ends - 1;
+    }
+    return rc;
 }
 
 int rm_wc_map(struct rm_wc *t, const char *text, size_t len, bool case_sensitive)
 {
     if (!t || (!text && len > 0))
         return RM_EINVAL;
-    const unsigned char *p = (const unsigned char *)text;
-    const unsigned char *end = p + len;
-    while (p < end) {
-        while (p < end && !wc_is_letter(*p))
-            p++;
-        if (p == end)
-            break;
-        const unsigned char *s = p;
-        while (p < end && wc_is_letter(*p))
-            p++;
-        size_t n = (size_t)(p - s);
-        if (t->total == UINT64_MAX)
-            return RM_EINVAL; /* 2^64 tokens: unreachable in practice */
-        int rc = case_sensitive
-                     ? wc_upsert(t, (const char *)s, n, XXH3_64bits(s, n), 1, false)
-                     : wc_count_folded(t, s, n);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    struct wc_scan sc = {.t = t,
+                         .text = (const unsigned char *)text,
+                         .len = len,
+                         .fold = case_sensitive ? 0 : UINT64_C(0x2020202020202020)};
+    sc.b.n = 0;
+    size_t open = SIZE_MAX, base = 0;
+    int rc = 0;
+    for (; rc == 0 && len - base >= 64; base += 64)
+        rc = wc_block(&sc, base, wc_letters64(sc.text + base), &open);
+    if (rc == 0 && base < len) /* the bits past the end are 0: a token there ends at len */
+        rc = wc_block(&sc, base, wc_letters_tail(sc.text + base, len - base), &open);
+    if (rc == 0 && open != SIZE_MAX)
+        rc = wc_token(&sc, open, len);
+    return rc == 0 ? wc_batch_flush(t, &sc.b) : rc;
 }
 
 /* ---- the shuffle codec ------------------------------------------------------------------ */
@@ -302,12 +574,10 @@ static int wc_encode_alloc(const struct rm_wc *t, uint32_t parts, struct wc_part
 {
     for (uint32_t i = 0; i < parts; i++)
         lens[i] = RM_WC_WIRE_HEADER_SIZE;
-    for (size_t i = 0; i < t->cap; i++) {
-        const struct rm_wc_slot *s = &t->slots[i];
-        if (s->count == 0)
-            continue;
-        uint32_t p = (uint32_t)(s->hash % parts);
-        lens[p] += wc_varint_len(s->len) + s->len + wc_varint_len(s->count);
+    for (size_t i = 0; i < t->distinct; i++) {
+        const struct rm_wc_item *it = &t->items[i];
+        uint32_t p = (uint32_t)(t->hashes[i] % parts);
+        lens[p] += wc_varint_len(it->len) + it->len + wc_varint_len(it->count);
         pp[p].records++;
     }
     for (uint32_t i = 0; i < parts; i++) {
@@ -344,14 +614,12 @@ int rm_wc_encode(const struct rm_wc *t, uint32_t parts, unsigned char **bufs, si
     int rc = wc_encode_alloc(t, parts, pp, bufs, lens);
     if (rc < 0)
         goto err_after_parts;
-    for (size_t i = 0; i < t->cap; i++) {
-        const struct rm_wc_slot *s = &t->slots[i];
-        if (s->count == 0)
-            continue;
-        struct wc_part *p = &pp[s->hash % parts];
-        p->next = wc_varint_put(p->next, s->len);
-        memcpy(p->next, t->arena + s->off, s->len);
-        p->next = wc_varint_put(p->next + s->len, s->count);
+    for (size_t i = 0; i < t->distinct; i++) {
+        const struct rm_wc_item *it = &t->items[i];
+        struct wc_part *p = &pp[t->hashes[i] % parts];
+        p->next = wc_varint_put(p->next, it->len);
+        memcpy(p->next, wc_word(t, it), it->len);
+        p->next = wc_varint_put(p->next + it->len, it->count);
     }
     for (uint32_t i = 0; i < parts; i++)
         wc_encode_header(bufs[i], lens[i], i, parts, pp[i].records);
@@ -390,8 +658,8 @@ struct wc_checked {
     const unsigned char *records; /* first record */
     const unsigned char *end;
     uint64_t nrecords;
-    uint64_t total;      /* sum of the counts */
-    size_t word_bytes;   /* sum of the word lengths */
+    uint64_t total;    /* sum of the counts */
+    size_t word_bytes; /* arena bytes the words need */
 };
 
 /* Checks the header and the checksum. Returns 0, RM_EPROTO or RM_ECORRUPT. */
@@ -427,7 +695,7 @@ static int wc_check(const unsigned char *buf, size_t len, struct wc_checked *c)
         if (XXH3_64bits(r.word, r.len) % parts != part)
             return RM_ECORRUPT;
         c->total += r.count;
-        c->word_bytes += r.len;
+        c->word_bytes += r.len > WC_INLINE ? r.len : 0;
     }
     return c->nrecords == records ? 0 : RM_ECORRUPT;
 }
@@ -444,14 +712,15 @@ int rm_wc_decode_into(struct rm_wc *t, const unsigned char *buf, size_t len)
         return RM_ECORRUPT;
     /* Reserve first so that the merge below cannot fail half-way. The record count is bounded
      * by len, so the sum cannot overflow. */
-    if (wc_reserve_slots(t, t->distinct + (size_t)c.nrecords) < 0 ||
+    size_t words = t->distinct + (size_t)c.nrecords;
+    if (wc_reserve_slots(t, words) < 0 || wc_reserve_items(t, words) < 0 ||
         wc_reserve_arena(t, c.word_bytes) < 0)
         return RM_ENOMEM;
     for (const unsigned char *p = c.records; p < c.end;) {
         struct wc_record r;
         rc = wc_record_get(&p, c.end, &r);
         assert(rc == 0); /* wc_check read the same bytes */
-        rc = wc_upsert(t, r.word, r.len, XXH3_64bits(r.word, r.len), r.count, false);
+        rc = wc_upsert_word(t, r.word, r.len, XXH3_64bits(r.word, r.len), r.count);
         assert(rc == 0); /* the room was reserved above */
         (void)rc;
     }
@@ -482,15 +751,13 @@ int rm_wc_sorted(const struct rm_wc *t, struct rm_wc_entry **out, size_t *n)
     struct rm_wc_entry *e = malloc(t->distinct * sizeof *e);
     if (!e)
         return RM_ENOMEM;
-    size_t k = 0;
-    for (size_t i = 0; i < t->cap; i++) {
-        const struct rm_wc_slot *s = &t->slots[i];
-        if (s->count != 0)
-            e[k++] = (struct rm_wc_entry){t->arena + s->off, s->len, s->count};
+    for (size_t i = 0; i < t->distinct; i++) {
+        const struct rm_wc_item *it = &t->items[i];
+        e[i] = (struct rm_wc_entry){wc_word(t, it), it->len, it->count};
     }
-    qsort(e, k, sizeof *e, wc_entry_cmp);
+    qsort(e, t->distinct, sizeof *e, wc_entry_cmp);
     *out = e;
-    *n = k;
+    *n = t->distinct;
     return 0;
 }
 

@@ -36,8 +36,8 @@
 /* An empty or short result is shrunk to fit when it wastes more than this. */
 #define SHRINK_SLACK 4096u
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t cap,
-                                                          const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t cap, const char *fmt,
+                                                          ...)
 {
     if (!err || cap == 0)
         return;
@@ -252,8 +252,7 @@ static int expand_one(struct builder *b, const char *path)
         return p ? add_file(b, p) : RM_ENOMEM;
     }
     if (!S_ISDIR(st.st_mode)) {
-        set_err(b->err, b->errcap, "cannot read --input %s: not a regular file or directory",
-                path);
+        set_err(b->err, b->errcap, "cannot read --input %s: not a regular file or directory", path);
         return RM_EINVAL;
     }
     size_t first = b->set->n;
@@ -305,8 +304,7 @@ static int dedupe(struct rm_input_set *set)
     return 0;
 }
 
-int rm_inputs_expand(char *const *paths, size_t n, struct rm_input_set *out, char *err,
-                     size_t cap)
+int rm_inputs_expand(char *const *paths, size_t n, struct rm_input_set *out, char *err, size_t cap)
 {
     set_err(err, cap, "%s", "");
     if (!out || (!paths && n > 0)) {
@@ -392,8 +390,7 @@ static void put_le64(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-size_t rm_split_key(const struct rm_input_set *in, const struct rm_split *s, void *buf,
-                    size_t cap)
+size_t rm_split_key(const struct rm_input_set *in, const struct rm_split *s, void *buf, size_t cap)
 {
     assert(in && s && s->file < in->n);
     const char *path = in->files[s->file].path;
@@ -462,8 +459,9 @@ static int pread_full(struct text *t, char *p, size_t len, uint64_t off)
         if (r < 0)
             return fail_path(t->err, t->errcap, t->f->path, errno);
         if (r == 0) {
-            set_err(t->err, t->errcap, "input %s got shorter while being read (%llu bytes "
-                    "expected)", t->f->path, (unsigned long long)t->f->size);
+            set_err(t->err, t->errcap,
+                    "input %s got shorter while being read (%llu bytes expected)", t->f->path,
+                    (unsigned long long)t->f->size);
             return RM_ECORRUPT;
         }
         p += r;
@@ -480,14 +478,15 @@ static int check_unchanged(struct text *t)
     if (fstat(t->fd, &st) != 0)
         return fail_path(t->err, t->errcap, t->f->path, errno);
     if ((uint64_t)st.st_size != t->f->size) {
-        set_err(t->err, t->errcap, "input %s changed since the inputs were listed: %llu bytes, "
-                "now %llu", t->f->path, (unsigned long long)t->f->size,
-                (unsigned long long)st.st_size);
+        set_err(t->err, t->errcap,
+                "input %s changed since the inputs were listed: %llu bytes, now %llu", t->f->path,
+                (unsigned long long)t->f->size, (unsigned long long)st.st_size);
         return RM_ECORRUPT;
     }
     if (st.st_mtim.tv_sec != t->f->mtime.tv_sec || st.st_mtim.tv_nsec != t->f->mtime.tv_nsec) {
-        set_err(t->err, t->errcap, "input %s changed since the inputs were listed: modified "
-                "at another time", t->f->path);
+        set_err(t->err, t->errcap,
+                "input %s changed since the inputs were listed: modified at another time",
+                t->f->path);
         return RM_ECORRUPT;
     }
     return 0;
@@ -549,12 +548,12 @@ static int read_lines(struct text *t, const struct rm_split *s)
     return read_tail(t, s->end);
 }
 
-int rm_split_read(const struct rm_input_set *in, const struct rm_split *s, char **buf,
-                  size_t *len, char *err, size_t cap)
+int rm_split_read(const struct rm_input_set *in, const struct rm_split *s, char **buf, size_t *len,
+                  char *err, size_t cap)
 {
     set_err(err, cap, "%s", "");
-    if (!in || !s || !buf || !len || !in->files || s->file >= in->n ||
-        s->start >= s->end || s->end > in->files[s->file].size) {
+    if (!in || !s || !buf || !len || !in->files || s->file >= in->n || s->start >= s->end ||
+        s->end > in->files[s->file].size) {
         set_err(err, cap, "rm_split_read: NULL argument or split out of bounds");
         return RM_EINVAL;
     }

@@ -91,8 +91,7 @@ struct rm_split {
  *  RM_EIO     a path or a directory or file below it cannot be read (the message says why);
  *  RM_ENOMEM  out of memory.
  */
-int rm_inputs_expand(char *const *paths, size_t n, struct rm_input_set *out, char *err,
-                     size_t cap);
+int rm_inputs_expand(char *const *paths, size_t n, struct rm_input_set *out, char *err, size_t cap);
 
 /*
  * Frees what an input set holds and leaves it empty (files NULL, n 0). NULL is ignored, and so
@@ -125,8 +124,7 @@ void rm_splits_free(struct rm_split *splits);
  * cap bytes; otherwise buf is untouched, so call once with cap 0 to size the buffer.
  * This function can't fail.
  */
-size_t rm_split_key(const struct rm_input_set *in, const struct rm_split *s, void *buf,
-                    size_t cap);
+size_t rm_split_key(const struct rm_input_set *in, const struct rm_split *s, void *buf, size_t cap);
 
 /*
  * Returns the ring hash of the split's data key: XXH3-64, seed 0, of the bytes that
@@ -159,8 +157,8 @@ uint64_t rm_split_key_hash(const struct rm_input_set *in, const struct rm_split 
  * A file rewritten in place without changing its size or mtime (or changed while this call
  * reads it, after its check) is not detected.
  */
-int rm_split_read(const struct rm_input_set *in, const struct rm_split *s, char **buf,
-                  size_t *len, char *err, size_t cap);
+int rm_split_read(const struct rm_input_set *in, const struct rm_split *s, char **buf, size_t *len,
+                  char *err, size_t cap);
 
 #ifdef __cplusplus
 }
