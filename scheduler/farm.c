@@ -326,7 +326,7 @@ static void refill(struct rm_farm *f, uint32_t w)
     while (f->inflight[w] < f->cfg.credits) {
         uint32_t n = 0;
         while (n < f->cfg.batch && f->inflight[w] + n < f->cfg.credits && next_task(f, w, &ids[n]))
-            n++;
+            f->reserved[ids[n++]] = RESERVED_ASSIGN; /* a task queued twice is taken once */
         if (n == 0)
             return;
         size_t len;
@@ -334,12 +334,12 @@ static void refill(struct rm_farm *f, uint32_t w)
         int rc = e ? f->io.propose(f->io.ctx, e, len) : RM_ENOMEM;
         free(e);
         if (rc != 0) { /* not leader any more, or the log is full: try again on the next tick */
-            while (n > 0)
-                q_push(&f->q[w], ids[--n]); /* cannot fail: the slots were just freed */
+            while (n > 0) {
+                f->reserved[ids[--n]] = 0;
+                q_push(&f->q[w], ids[n]); /* cannot fail: the slots were just freed */
+            }
             return;
         }
-        for (uint32_t i = 0; i < n; i++)
-            f->reserved[ids[i]] = RESERVED_ASSIGN;
         f->inflight[w] += n;
         f->st.dispatched += n;
     }
@@ -480,11 +480,11 @@ static void rebuild(struct rm_farm *f)
         return;
     }
     for (uint32_t r = 0; r < f->cfg.size; r++) {
-        if (f->inflight[r] == 0 || rm_tasktable_is_dead(&f->tt, r))
+        if (rm_tasktable_is_dead(&f->tt, r))
             continue;
-        if (!f->live[r])
+        if (!f->live[r]) /* even with nothing in flight: assignments may not be applied yet */
             f->dead_pending[r] = true;
-        else /* this rank's own copies too: their ASSIGN may have committed unsent */
+        else if (f->inflight[r] > 0) /* own copies too: their ASSIGN may have committed unsent */
             resend_inflight(f, r);
     }
     propose_deaths(f);

@@ -107,6 +107,7 @@ static void io_ended(void *ctx, int status)
     struct rm_farmnode *k = ctx;
     k->status = status;
     atomic_store(&k->over, true);
+    rm_shuffle_abort(k->shuffle); /* a copy still fetching its inputs gives up now */
     if (rm_farm_leader_rank(k->farm) == k->rank || status != 0)
         write_status(k, status == 0 ? "done" : "failed");
     if (rm_mailbox_put(&k->mb, MAIL_END, NULL, 0) != 0)
@@ -325,6 +326,8 @@ static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
         if (id == k->fail_task)
             snprintf(err, sizeof err, "injected failure (RINGMASTER_FAULT_FAIL_TASK)");
         uint64_t t1 = rm_clock_monotonic_ns(), us = (t1 - t0) / 1000;
+        if (trc != 0 && atomic_load(&k->over))
+            break; /* cut short by the end of the job */
         if (trc == RM_EDEAD) {
             rm_info("task %llu (attempt %u): an input's holder died; the coordinator "
                     "reschedules it",

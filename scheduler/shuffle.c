@@ -47,6 +47,7 @@ struct rm_shuffle {
     uint64_t next_req;
     uint64_t held, sent, received;
     bool *dead; /* per rank, as this rank's detector found (under mu) */
+    bool aborted; /* the job is over (under mu) */
     int size;
 };
 
@@ -356,10 +357,11 @@ int rm_shuffle_fetch(struct rm_shuffle *s, uint32_t holder, uint64_t id, uint32_
         if (!f)
             return RM_ENOMEM;
         pthread_mutex_lock(&s->mu);
-        if (s->dead[holder]) {
+        if (s->dead[holder] || s->aborted) {
+            rc = s->aborted ? RM_ESHUTDOWN : RM_EDEAD;
             pthread_mutex_unlock(&s->mu);
             free(f);
-            return RM_EDEAD;
+            return rc;
         }
         r.req = ++s->next_req;
         r.next = s->pending;
@@ -390,6 +392,21 @@ int rm_shuffle_fetch(struct rm_shuffle *s, uint32_t holder, uint64_t id, uint32_
     rc = decode_part(stored, slen, buf, len);
     free(stored);
     return rc;
+}
+
+void rm_shuffle_abort(struct rm_shuffle *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->aborted = true;
+    for (struct request *r = s->pending; r; r = r->next)
+        if (!r->done) {
+            r->done = true;
+            r->status = RM_ESHUTDOWN;
+        }
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
 }
 
 void rm_shuffle_stats(struct rm_shuffle *s, uint64_t *held, uint64_t *sent, uint64_t *received)

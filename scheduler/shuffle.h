@@ -46,6 +46,10 @@ int rm_shuffle_put(struct rm_shuffle *s, uint64_t id, uint32_t n, unsigned char 
 int rm_shuffle_fetch(struct rm_shuffle *s, uint32_t holder, uint64_t id, uint32_t part,
                      unsigned char **buf, size_t *len);
 
+/* The job is over: every waiting fetch returns RM_ESHUTDOWN now, and later ones at once.
+ * Any thread. */
+void rm_shuffle_abort(struct rm_shuffle *s);
+
 /* Bytes held in the store (compressed), and bytes sent and received by fetches. */
 void rm_shuffle_stats(struct rm_shuffle *s, uint64_t *held, uint64_t *sent, uint64_t *received);
 
