@@ -13,6 +13,7 @@ struct kernel_entry {
 };
 
 static const struct kernel_entry table[] = {
+    {"grep", rm_kernel_grep_open},
     {"noop", rm_kernel_noop_open},
     {"tasks", rm_kernel_tasks_open},
     {"wordcount", rm_kernel_wordcount_open},

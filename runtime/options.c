@@ -10,15 +10,21 @@
 
 #include "ringmaster.h"
 
-static const char *const kernels[] = {"noop", "tasks", "wordcount"};
+static const char *const kernels[] = {"grep", "noop", "tasks", "wordcount"};
 
 const char *rm_options_kernels(void)
 {
-    return "noop, tasks, wordcount";
+    return "grep, noop, tasks, wordcount";
 }
 
-/* Kernels that read text input and shuffle (the map-reduce kernels). */
-static bool is_mapreduce(const char *kernel)
+/* Kernels that read split text input and write one output file. */
+static bool reads_text(const char *kernel)
+{
+    return strcmp(kernel, "wordcount") == 0 || strcmp(kernel, "grep") == 0;
+}
+
+/* Kernels that shuffle (map-reduce with a reduce stage). */
+static bool shuffles(const char *kernel)
 {
     return strcmp(kernel, "wordcount") == 0;
 }
@@ -163,16 +169,22 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
         o->output = v;
         return 0;
     }
-    if (is_mapreduce(o->kernel) && strcmp(name, "--split-size") == 0) {
+    if (strcmp(o->kernel, "grep") == 0 && strcmp(name, "--pattern") == 0) {
+        if (!v)
+            return fail(err, len, "option --pattern needs a regular expression");
+        o->pattern = v;
+        return 0;
+    }
+    if (reads_text(o->kernel) && strcmp(name, "--split-size") == 0) {
         if (!v || rm_options_parse_size(v, &o->split_size) != 0 || o->split_size == 0 ||
             o->split_size > (1ull << 40))
             return fail(err, len, "option --split-size: '%s' is not a size from 1 to 1T "
                         "(K, M and G allowed)", v ? v : "");
         return 0;
     }
-    if (is_mapreduce(o->kernel) && strcmp(name, "--compression") == 0)
+    if (shuffles(o->kernel) && strcmp(name, "--compression") == 0)
         return parse_u32(name, v, 0, 19, &o->compression, err, len);
-    if (is_mapreduce(o->kernel) && strcmp(name, "--partitions") == 0)
+    if (shuffles(o->kernel) && strcmp(name, "--partitions") == 0)
         return parse_u32(name, v, 1, 65536, &o->partitions, err, len);
     if (strcmp(o->kernel, "tasks") == 0 && strcmp(name, "--retries") == 0)
         return parse_u32(name, v, 0, 100, &o->retries, err, len);
@@ -218,7 +230,9 @@ static int finish(struct rm_options *o, char *err, size_t len)
 {
     if (o->help)
         return 0;
-    if (is_mapreduce(o->kernel)) {
+    if (strcmp(o->kernel, "grep") == 0 && !o->pattern)
+        return fail(err, len, "grep needs --pattern ERE");
+    if (reads_text(o->kernel)) {
         if (o->n_inputs == 0)
             return fail(err, len, "%s needs --input PATH [PATH...]", o->kernel);
         if (!o->output)
@@ -342,6 +356,17 @@ void rm_options_print_help(const char *kernel, void *file)
               "  --output FILE         the report, written once complete (required)\n"
               "  --retries N           rerun a command that exits non-zero up to N times [0]\n"
               "  --timeout S           kill a command after S seconds; 0 no limit [0]\n\n",
+              f);
+    if (kernel && strcmp(kernel, "grep") == 0)
+        fputs("Usage: ringmaster run grep --pattern ERE --input PATH [PATH...] --output FILE\n"
+              "Writes every line matching the POSIX extended regular expression ERE as\n"
+              "path:line:text, sorted by path (in input order; a directory's files in sorted\n"
+              "path order), then line number. The output is renamed into place when complete.\n\n"
+              "Kernel options:\n"
+              "  --pattern ERE         the regular expression (required)\n"
+              "  --input PATH...       text files or directories (required)\n"
+              "  --output FILE         the matches (required; every rank must see its directory)\n"
+              "  --split-size SIZE     bytes of input per task; K, M, G allowed [32M]\n\n",
               f);
     if (kernel && strcmp(kernel, "wordcount") == 0)
         fputs("Usage: ringmaster run wordcount --input PATH [PATH...] --output FILE.tsv [options]\n"

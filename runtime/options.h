@@ -38,6 +38,7 @@ struct rm_options {
     uint32_t compression;      /* --compression: zstd level of shuffled data; 0 off [1] */
     uint32_t partitions;       /* --partitions: reduce tasks [16] */
     bool case_sensitive;       /* wordcount --case-sensitive */
+    const char *pattern;       /* grep --pattern ERE; borrowed from argv */
     char *const *inputs;       /* --input PATH [PATH...]: borrowed from argv (the array too), or
                                   input_eq after --input=PATH: do not copy a parsed struct */
     uint32_t n_inputs;
