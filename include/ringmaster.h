@@ -39,6 +39,67 @@ const char *rm_strerror(int code);
 /* Returns the library version as "MAJOR.MINOR.PATCH". This function can't fail. */
 const char *rm_version(void);
 
+/* ---- map-reduce jobs ------------------------------------------------------------------------
+ *
+ * A user job is a program that fills a struct rm_job and calls rm_job_main() from main(). Run
+ * it like any Ringmaster kernel, under mpirun with fault tolerance on:
+ *
+ *     mpirun --enable-recovery -np 8 ./myjob --input data/ --output counts.tsv
+ *
+ * It accepts the options of `ringmaster run wordcount` (--input, --output, --split-size,
+ * --partitions, --compression and every common option; --help lists them).
+ *
+ * Data flow: the input (text files and directories) is cut on line boundaries into splits of
+ * --split-size bytes. map() is called once per split with the split's text (whole lines only;
+ * the last line may lack its newline) and emits (key, value) pairs. Pairs go to partition
+ * hash(key) mod partitions. On the map side, combine() (optional) is called once per distinct
+ * key of a split with all its values and emits pairs that replace them; on the reduce side,
+ * reduce() is called once per distinct key of a partition, keys in byte order (memcmp; a
+ * prefix first), with every value emitted for it. What reduce() emits is the output: one
+ * `key<TAB>value` line per pair, in key order across the whole output provided reduce()
+ * emits its own key (the usual case). The output file appears, complete, under its final name
+ * when the job is done.
+ *
+ * Callbacks run on the worker thread of whichever rank runs the task, one task at a time per
+ * rank, and must not call MPI. Everything they receive is borrowed for the call. They return
+ * 0, or a negative RM_E* code to fail the task (it is retried elsewhere, up to
+ * --max-attempts). IDEMPOTENCE: a task may run more than once (after a rank's death, a
+ * failure, or as a backup copy of a straggler), and only one run counts; callbacks must
+ * produce the same pairs from the same input and have no other lasting effects.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+struct rm_emitter; /* where callbacks emit pairs; owned by the library */
+struct rm_values;  /* the values of one key; owned by the library */
+
+typedef int (*rm_map_fn)(void *user, const char *text, size_t len, struct rm_emitter *out);
+typedef int (*rm_reduce_fn)(void *user, const char *key, size_t klen, struct rm_values *values,
+                            struct rm_emitter *out);
+
+/* Emits one pair; key and value are copied. A key is 1 to 65,535 bytes; a value up to 1 GiB.
+ * Output pairs (from reduce) may not hold a TAB or newline in the key, or a newline in the
+ * value. Returns 0, RM_EINVAL (the pair breaks those rules) or RM_ENOMEM. */
+int rm_emit(struct rm_emitter *out, const char *key, size_t klen, const char *value,
+            size_t vlen);
+
+/* Steps to the next value of the key: returns 1 and sets *value and *vlen (borrowed until the
+ * callback returns), or 0 when there are no more. */
+int rm_values_next(struct rm_values *values, const char **value, size_t *vlen);
+
+struct rm_job {
+    const char *name;     /* for messages and --help, e.g. "loglevels" */
+    rm_map_fn map;        /* required */
+    rm_reduce_fn combine; /* optional: NULL sends every mapped pair through the shuffle */
+    rm_reduce_fn reduce;  /* required */
+    void *user;           /* passed to every callback; shared by the tasks of one rank */
+};
+
+/* Parses the command line (argv[1..]), starts MPI, runs the job to its end and returns the
+ * process exit status: 0 done, 2 usage or input error (one line printed once), 3 the job
+ * failed. Call it once, from main(), with main's arguments. */
+int rm_job_main(int argc, char **argv, const struct rm_job *job);
+
 #ifdef __cplusplus
 }
 #endif

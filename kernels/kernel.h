@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "ringmaster.h"
 #include "runtime/options.h"
 #include "scheduler/farmnode.h"
 
@@ -34,5 +35,9 @@ int rm_kernel_grep_open(const struct rm_options *opts, int rank, struct rm_farm_
                         char *err, size_t cap);
 int rm_kernel_tasks_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
                          char *err, size_t cap);
+
+/* A user's map-reduce job (ringmaster.h); job is borrowed and must outlive the kernel. */
+int rm_kernel_usermr_open(const struct rm_options *opts, const struct rm_job *job, int rank,
+                          struct rm_farm_kernel **out, char *err, size_t cap);
 
 #endif /* RM_KERNEL_H */

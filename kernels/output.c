@@ -84,3 +84,116 @@ void rm_output_remove_parts(const char *parts)
     if (rmdir(parts) != 0)
         rm_warn("could not remove %s: %s", parts, strerror(errno));
 }
+
+/* ---- k-way merge of sorted parts -------------------------------------------------------------- */
+
+struct cursor {
+    FILE *f;
+    char *line;
+    size_t cap;
+    ssize_t len; /* of the current line, without its newline; -1 at the end */
+    size_t klen; /* the key's length (up to the first TAB) */
+};
+
+/* Reads the next line; 0, or -1 for a read error or a line without a TAB. */
+static int advance(struct cursor *c)
+{
+    c->len = getline(&c->line, &c->cap, c->f);
+    if (c->len < 0)
+        return ferror(c->f) ? -1 : 0;
+    if (c->len > 0 && c->line[c->len - 1] == '\n')
+        c->line[--c->len] = '\0';
+    char *tab = memchr(c->line, '\t', (size_t)c->len);
+    if (!tab)
+        return -1;
+    c->klen = (size_t)(tab - c->line);
+    return 0;
+}
+
+/* memcmp order, a prefix first: the order of the parts and of the output. */
+static int key_cmp(const struct cursor *a, const struct cursor *b)
+{
+    size_t n = a->klen < b->klen ? a->klen : b->klen;
+    int c = memcmp(a->line, b->line, n);
+    return c ? c : (a->klen > b->klen) - (a->klen < b->klen);
+}
+
+/* The merge itself, into out; the cursors are open. */
+static int merge_into(struct cursor *cur, uint32_t n, FILE *out, rm_output_line_fn each, void *ctx,
+                      const char *who, const char *tmp)
+{
+    for (;;) {
+        struct cursor *best = NULL;
+        for (uint32_t r = 0; r < n; r++)
+            if (cur[r].len >= 0 && (!best || key_cmp(&cur[r], best) < 0))
+                best = &cur[r];
+        if (!best)
+            return 0;
+        if (each)
+            each(ctx, best->line, best->klen, (size_t)best->len);
+        best->line[best->len] = '\n';
+        if (fwrite(best->line, 1, (size_t)best->len + 1, out) != (size_t)best->len + 1) {
+            rm_error("%s: cannot write %s: %s", who, tmp, strerror(errno));
+            return RM_EIO;
+        }
+        if (advance(best) != 0) {
+            rm_error("%s: a part of the output is damaged", who);
+            return RM_EIO;
+        }
+    }
+}
+
+int rm_output_merge_sorted(const char *parts, uint32_t n, const char *output, rm_output_line_fn each,
+                           void *ctx, const char *who)
+{
+    size_t plen = strlen(parts) + 32, olen = strlen(output) + 32;
+    char *path = malloc(plen), *tmp = malloc(olen);
+    struct cursor *cur = calloc(n ? n : 1, sizeof *cur);
+    int rc = path && tmp && cur ? 0 : RM_ENOMEM;
+    FILE *out = NULL;
+    if (rc == 0) {
+        snprintf(tmp, olen, "%s.tmp.%d", output, (int)getpid());
+        out = fopen(tmp, "we");
+        if (!out) {
+            rm_error("%s: cannot create %s: %s", who, tmp, strerror(errno));
+            rc = RM_EIO;
+        }
+    }
+    for (uint32_t r = 0; rc == 0 && r < n; r++) {
+        snprintf(path, plen, "%s/%u", parts, r);
+        cur[r].f = fopen(path, "re");
+        if (!cur[r].f || advance(&cur[r]) != 0) {
+            rm_error("%s: part %u of the output is missing or damaged (%s): is the output "
+                     "directory shared by every rank?",
+                     who, r, path);
+            rc = RM_EIO;
+        }
+    }
+    if (rc == 0)
+        rc = merge_into(cur, n, out, each, ctx, who, tmp);
+    if (out && (fflush(out) != 0 || fsync(fileno(out)) != 0) && rc == 0) {
+        rm_error("%s: cannot write %s: %s", who, tmp, strerror(errno));
+        rc = RM_EIO;
+    }
+    if (out && fclose(out) != 0 && rc == 0) {
+        rm_error("%s: cannot write %s: %s", who, tmp, strerror(errno));
+        rc = RM_EIO;
+    }
+    if (rc == 0 && rename(tmp, output) != 0) {
+        rm_error("%s: cannot rename %s to %s: %s", who, tmp, output, strerror(errno));
+        rc = RM_EIO;
+    }
+    if (rc != 0 && tmp)
+        unlink(tmp);
+    for (uint32_t r = 0; cur && r < n; r++) {
+        if (cur[r].f)
+            fclose(cur[r].f);
+        free(cur[r].line);
+    }
+    if (rc == 0)
+        rm_output_remove_parts(parts);
+    free(path);
+    free(tmp);
+    free(cur);
+    return rc;
+}

@@ -217,36 +217,6 @@ static int job_run(void *ctx, uint64_t id, uint32_t attempt, char *err, size_t c
 
 /* ---- finish: merge the sorted parts ------------------------------------------------------------ */
 
-struct cursor {
-    FILE *f;
-    char *line;
-    size_t cap;
-    ssize_t len; /* of the current line, without its newline; -1 at the end */
-    size_t wlen; /* the word's length (up to the tab) */
-};
-
-static int advance(struct cursor *c)
-{
-    c->len = getline(&c->line, &c->cap, c->f);
-    if (c->len < 0)
-        return ferror(c->f) ? -1 : 0;
-    if (c->len > 0 && c->line[c->len - 1] == '\n')
-        c->line[--c->len] = '\0';
-    char *tab = memchr(c->line, '\t', (size_t)c->len);
-    if (!tab)
-        return -1;
-    c->wlen = (size_t)(tab - c->line);
-    return 0;
-}
-
-/* memcmp order, a prefix first: the order of the parts and of the output. */
-static int word_cmp(const struct cursor *a, const struct cursor *b)
-{
-    size_t n = a->wlen < b->wlen ? a->wlen : b->wlen;
-    int c = memcmp(a->line, b->line, n);
-    return c ? c : (a->wlen > b->wlen) - (a->wlen < b->wlen);
-}
-
 /* Keeps the TOP most frequent words (ties: the earlier word in byte order, seen first). */
 static void note_top(struct wc_job *j, const char *w, size_t len, uint64_t count)
 {
@@ -267,79 +237,22 @@ static void note_top(struct wc_job *j, const char *w, size_t len, uint64_t count
         j->n_top++;
 }
 
+static void count_line(void *ctx, const char *line, size_t klen, size_t len)
+{
+    struct wc_job *j = ctx;
+    (void)len;
+    uint64_t count = strtoull(line + klen + 1, NULL, 10);
+    j->words += count;
+    j->distinct++;
+    note_top(j, line, klen, count);
+}
+
 static int job_finish(void *ctx)
 {
     struct wc_job *j = ctx;
-    size_t plen = strlen(j->parts) + 32, olen = strlen(j->output) + 32;
-    char *path = malloc(plen), *tmp = malloc(olen);
-    struct cursor *cur = calloc(j->r, sizeof *cur);
-    int rc = path && tmp && cur ? 0 : RM_ENOMEM;
-    FILE *out = NULL;
-    if (rc == 0) {
-        snprintf(tmp, olen, "%s.tmp.%d", j->output, (int)getpid());
-        out = fopen(tmp, "we");
-        if (!out) {
-            rm_error("wordcount: cannot create %s: %s", tmp, strerror(errno));
-            rc = RM_EIO;
-        }
-    }
-    for (uint32_t r = 0; rc == 0 && r < j->r; r++) {
-        snprintf(path, plen, "%s/%u", j->parts, r);
-        cur[r].f = fopen(path, "re");
-        if (!cur[r].f || advance(&cur[r]) != 0) {
-            rm_error("wordcount: partition %u is missing or damaged (%s): is the output "
-                     "directory shared by every rank?",
-                     r, path);
-            rc = RM_EIO;
-        }
-    }
     j->words = j->distinct = 0;
     j->n_top = 0;
-    while (rc == 0) {
-        struct cursor *best = NULL;
-        for (uint32_t r = 0; r < j->r; r++)
-            if (cur[r].len >= 0 && (!best || word_cmp(&cur[r], best) < 0))
-                best = &cur[r];
-        if (!best)
-            break;
-        uint64_t count = strtoull(best->line + best->wlen + 1, NULL, 10);
-        j->words += count;
-        j->distinct++;
-        note_top(j, best->line, best->wlen, count);
-        best->line[best->len] = '\n';
-        if (fwrite(best->line, 1, (size_t)best->len + 1, out) != (size_t)best->len + 1) {
-            rm_error("wordcount: cannot write %s: %s", tmp, strerror(errno));
-            rc = RM_EIO;
-        } else if (advance(best) != 0) {
-            rm_error("wordcount: a partition of %s is damaged", j->parts);
-            rc = RM_EIO;
-        }
-    }
-    if (out && (fflush(out) != 0 || fsync(fileno(out)) != 0) && rc == 0) {
-        rm_error("wordcount: cannot write %s: %s", tmp, strerror(errno));
-        rc = RM_EIO;
-    }
-    if (out && fclose(out) != 0 && rc == 0) {
-        rm_error("wordcount: cannot write %s: %s", tmp, strerror(errno));
-        rc = RM_EIO;
-    }
-    if (rc == 0 && rename(tmp, j->output) != 0) {
-        rm_error("wordcount: cannot rename %s to %s: %s", tmp, j->output, strerror(errno));
-        rc = RM_EIO;
-    }
-    if (rc != 0 && tmp)
-        unlink(tmp);
-    for (uint32_t r = 0; cur && r < j->r; r++) {
-        if (cur[r].f)
-            fclose(cur[r].f);
-        free(cur[r].line);
-    }
-    if (rc == 0)
-        rm_output_remove_parts(j->parts);
-    free(path);
-    free(tmp);
-    free(cur);
-    return rc;
+    return rm_output_merge_sorted(j->parts, j->r, j->output, count_line, j, "wordcount");
 }
 
 static void job_summary(void *ctx, const struct rm_farm_stats *st, const struct rm_tasktable *tt)

@@ -241,44 +241,94 @@ out:
     return status;
 }
 
+/* Runs an opened kernel from MPI start-up to the end; owns and closes the kernel. */
+static int run_opened(struct rm_options *o, struct rm_farm_kernel *kernel, int *pargc,
+                      char ***pargv)
+{
+    struct rm_world w;
+    if (bootstrap(pargc, pargv, o, &w) != 0) {
+        rm_kernel_close(kernel);
+        return RM_EXIT_FAILED;
+    }
+    bool peers_died = false;
+    int status = run_kernel(&w, o, kernel, &peers_died);
+    rm_world_finalize(&w, peers_died);
+    rm_kernel_close(kernel);
+    return status;
+}
+
+/* The checks every run makes before MPI starts; 0 or the exit status of a usage error. */
+static int check_common(const struct rm_options *o)
+{
+    char err[256];
+    if (o->status_path && !writable_dir_of(o->status_path)) {
+        snprintf(err, sizeof err, "--status %s: the directory is missing or not writable",
+                 o->status_path);
+        return usage_error(err);
+    }
+    return 0;
+}
+
+/* Every rank opens the kernel (reads and checks the input) before MPI starts: bad input is a
+ * usage error, reported once. Returns 0 with *kernel set, or an exit status. */
+static int opened(int rc, const char *name, const char *err)
+{
+    if (rc == RM_EUSAGE || rc == RM_ENOENT)
+        return usage_error(err);
+    if (rc != 0) {
+        fprintf(stderr, "ringmaster: error: opening %s: %s\n", name, rm_strerror(rc));
+        return RM_EXIT_FAILED;
+    }
+    return 0;
+}
+
+static int env_rank0(void)
+{
+    return rm_world_env_rank() < 0 ? 0 : rm_world_env_rank();
+}
+
 static int cmd_run(int argc, char **argv, int *pargc, char ***pargv)
 {
     struct rm_options o;
-    char err[256];
+    char err[256] = "";
     int rc = rm_options_parse(argc, argv, &o, err, sizeof err);
     if (rc != 0)
         return usage_error(err);
-    if (o.status_path && !writable_dir_of(o.status_path)) {
-        snprintf(err, sizeof err, "--status %s: the directory is missing or not writable",
-                 o.status_path);
-        return usage_error(err);
-    }
+    if ((rc = check_common(&o)) != 0)
+        return rc;
     if (o.help) {
         if (rm_world_env_rank() <= 0)
             rm_options_print_help(o.kernel, stdout);
         return RM_EXIT_OK;
     }
-    /* Every rank reads and checks the input before MPI starts: bad input is a usage error,
-     * reported once. */
     struct rm_farm_kernel *kernel = NULL;
-    rc = rm_kernel_open(&o, rm_world_env_rank() < 0 ? 0 : rm_world_env_rank(), &kernel, err,
-                        sizeof err);
-    if (rc == RM_EUSAGE || rc == RM_ENOENT)
+    rc = opened(rm_kernel_open(&o, env_rank0(), &kernel, err, sizeof err), o.kernel, err);
+    return rc != 0 ? rc : run_opened(&o, kernel, pargc, pargv);
+}
+
+int rm_job_main(int argc, char **argv, const struct rm_job *job)
+{
+    struct rm_options o;
+    char err[256] = "";
+    const char *name = job && job->name ? job->name : "job";
+    int rc = rm_options_parse_job(argc, argv, &o, err, sizeof err);
+    if (rc != 0)
         return usage_error(err);
-    if (rc != 0) {
-        fprintf(stderr, "ringmaster: opening kernel %s: %s\n", o.kernel, rm_strerror(rc));
-        return RM_EXIT_FAILED;
+    if ((rc = check_common(&o)) != 0)
+        return rc;
+    if (o.help) {
+        if (rm_world_env_rank() <= 0) {
+            printf("Usage: %s --input PATH [PATH...] --output FILE [options]\n"
+                   "A Ringmaster map-reduce job (%s); run it under mpirun --enable-recovery.\n\n",
+                   argv[0], name);
+            rm_options_print_help("job", stdout);
+        }
+        return RM_EXIT_OK;
     }
-    struct rm_world w;
-    if (bootstrap(pargc, pargv, &o, &w) != 0) {
-        rm_kernel_close(kernel);
-        return RM_EXIT_FAILED;
-    }
-    bool peers_died = false;
-    int status = run_kernel(&w, &o, kernel, &peers_died);
-    rm_world_finalize(&w, peers_died);
-    rm_kernel_close(kernel);
-    return status;
+    struct rm_farm_kernel *kernel = NULL;
+    rc = opened(rm_kernel_usermr_open(&o, job, env_rank0(), &kernel, err, sizeof err), name,
+                err);
+    return rc != 0 ? rc : run_opened(&o, kernel, &argc, &argv);
 }
 
 int rm_cli_main(int argc, char **argv)

@@ -20,13 +20,14 @@ const char *rm_options_kernels(void)
 /* Kernels that read split text input and write one output file. */
 static bool reads_text(const char *kernel)
 {
-    return strcmp(kernel, "wordcount") == 0 || strcmp(kernel, "grep") == 0;
+    return strcmp(kernel, "wordcount") == 0 || strcmp(kernel, "grep") == 0 ||
+           strcmp(kernel, "job") == 0;
 }
 
 /* Kernels that shuffle (map-reduce with a reduce stage). */
 static bool shuffles(const char *kernel)
 {
-    return strcmp(kernel, "wordcount") == 0;
+    return strcmp(kernel, "wordcount") == 0 || strcmp(kernel, "job") == 0;
 }
 
 void rm_options_defaults(struct rm_options *o)
@@ -234,9 +235,11 @@ static int finish(struct rm_options *o, char *err, size_t len)
         return fail(err, len, "grep needs --pattern ERE");
     if (reads_text(o->kernel)) {
         if (o->n_inputs == 0)
-            return fail(err, len, "%s needs --input PATH [PATH...]", o->kernel);
+            return fail(err, len, "%s needs --input PATH [PATH...]",
+                        strcmp(o->kernel, "job") ? o->kernel : "the job");
         if (!o->output)
-            return fail(err, len, "%s needs --output FILE", o->kernel);
+            return fail(err, len, "%s needs --output FILE",
+                        strcmp(o->kernel, "job") ? o->kernel : "the job");
     }
     if (strcmp(o->kernel, "tasks") == 0) {
         if (o->n_inputs != 1)
@@ -331,6 +334,13 @@ int rm_options_parse(int argc, char **argv, struct rm_options *o, char *err, siz
     return parse_args(argc, argv, o, err, len);
 }
 
+int rm_options_parse_job(int argc, char **argv, struct rm_options *o, char *err, size_t len)
+{
+    rm_options_defaults(o);
+    o->kernel = "job";
+    return parse_args(argc, argv, o, err, len);
+}
+
 int rm_options_parse_info(int argc, char **argv, struct rm_options *o, char *err, size_t len)
 {
     rm_options_defaults(o);
@@ -367,6 +377,15 @@ void rm_options_print_help(const char *kernel, void *file)
               "  --input PATH...       text files or directories (required)\n"
               "  --output FILE         the matches (required; every rank must see its directory)\n"
               "  --split-size SIZE     bytes of input per task; K, M, G allowed [32M]\n\n",
+              f);
+    if (kernel && strcmp(kernel, "job") == 0)
+        fputs("Options of this map-reduce job:\n"
+              "  --input PATH...       text files or directories (required)\n"
+              "  --output FILE         key<TAB>value lines sorted by key (required; every\n"
+              "                        rank must see its directory)\n"
+              "  --split-size SIZE     bytes of input per map task; K, M, G allowed [32M]\n"
+              "  --partitions N        reduce tasks [16]\n"
+              "  --compression N       zstd level of shuffled data; 0 off [1]\n\n",
               f);
     if (kernel && strcmp(kernel, "wordcount") == 0)
         fputs("Usage: ringmaster run wordcount --input PATH [PATH...] --output FILE.tsv [options]\n"

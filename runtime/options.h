@@ -68,6 +68,11 @@ void rm_options_defaults(struct rm_options *opts);
  */
 int rm_options_parse(int argc, char **argv, struct rm_options *opts, char *err, size_t errlen);
 
+/* Parses the command line of a user's map-reduce job (argv[0] is the program): the common
+ * options and those of wordcount but --case-sensitive. Same contract as rm_options_parse. */
+int rm_options_parse_job(int argc, char **argv, struct rm_options *opts, char *err,
+                         size_t errlen);
+
 /* Parses `info [options]` (argv[0] is "info"): only the common options. Same contract as
  * rm_options_parse. */
 int rm_options_parse_info(int argc, char **argv, struct rm_options *opts, char *err,
