@@ -83,6 +83,10 @@ typedef int (*rm_reduce_fn)(void *user, const char *key, size_t klen, struct rm_
 int rm_emit(struct rm_emitter *out, const char *key, size_t klen, const char *value,
             size_t vlen);
 
+/* The input file of the split being mapped (as given or found below an --input directory),
+ * for map(); NULL in combine() and reduce(). Borrowed until the callback returns. */
+const char *rm_emitter_path(const struct rm_emitter *out);
+
 /* Steps to the next value of the key: returns 1 and sets *value and *vlen (borrowed until the
  * callback returns), or 0 when there are no more. */
 int rm_values_next(struct rm_values *values, const char **value, size_t *vlen);

@@ -42,6 +42,7 @@ struct rm_emitter {
     uint32_t parts;
     struct buf *bufs; /* EMIT_PARTS: one per partition */
     FILE *out;        /* EMIT_OUTPUT */
+    const char *path; /* the split's file, while mapping */
     int error;
 };
 
@@ -119,6 +120,11 @@ int rm_emit(struct rm_emitter *out, const char *key, size_t klen, const char *va
     if (rc != 0 && out->error == 0)
         out->error = rc;
     return rc;
+}
+
+const char *rm_emitter_path(const struct rm_emitter *out)
+{
+    return out ? out->path : NULL;
 }
 
 int rm_values_next(struct rm_values *v, const char **value, size_t *vlen)
@@ -240,7 +246,8 @@ static int run_map(struct umr *u, uint64_t id, char *err, size_t cap)
     if (rc != 0)
         return rc;
     struct buf *bufs = calloc(u->r, sizeof *bufs);
-    struct rm_emitter em = {.mode = EMIT_PARTS, .parts = u->r, .bufs = bufs};
+    struct rm_emitter em = {.mode = EMIT_PARTS, .parts = u->r, .bufs = bufs,
+                            .path = u->in.files[u->splits[id].file].path};
     rc = bufs ? u->job->map(u->job->user, text, len, &em) : RM_ENOMEM;
     if (rc == 0)
         rc = em.error;
