@@ -16,6 +16,7 @@ static const struct kernel_entry table[] = {
     {"grep", rm_kernel_grep_open},
     {"invindex", rm_kernel_invindex_open},
     {"noop", rm_kernel_noop_open},
+    {"sort", rm_kernel_sort_open},
     {"tasks", rm_kernel_tasks_open},
     {"wordcount", rm_kernel_wordcount_open},
 };

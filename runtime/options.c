@@ -10,25 +10,26 @@
 
 #include "ringmaster.h"
 
-static const char *const kernels[] = {"grep", "invindex", "noop", "tasks", "wordcount"};
+static const char *const kernels[] = {"grep", "invindex", "noop", "sort", "tasks", "wordcount"};
 
 const char *rm_options_kernels(void)
 {
-    return "grep, invindex, noop, tasks, wordcount";
+    return "grep, invindex, noop, sort, tasks, wordcount";
 }
 
-/* Kernels that read split text input and write one output file. */
+/* Kernels that read split --input files and write one --output file. */
 static bool reads_text(const char *kernel)
 {
     return strcmp(kernel, "wordcount") == 0 || strcmp(kernel, "grep") == 0 ||
-           strcmp(kernel, "invindex") == 0 || strcmp(kernel, "job") == 0;
+           strcmp(kernel, "invindex") == 0 || strcmp(kernel, "sort") == 0 ||
+           strcmp(kernel, "job") == 0;
 }
 
 /* Kernels that shuffle (map-reduce with a reduce stage). */
 static bool shuffles(const char *kernel)
 {
     return strcmp(kernel, "wordcount") == 0 || strcmp(kernel, "invindex") == 0 ||
-           strcmp(kernel, "job") == 0;
+           strcmp(kernel, "sort") == 0 || strcmp(kernel, "job") == 0;
 }
 
 void rm_options_defaults(struct rm_options *o)
@@ -379,13 +380,20 @@ void rm_options_print_help(const char *kernel, void *file)
               "  --output FILE         the matches (required; every rank must see its directory)\n"
               "  --split-size SIZE     bytes of input per task; K, M, G allowed [32M]\n\n",
               f);
+    if (kernel && strcmp(kernel, "sort") == 0)
+        fputs("Usage: ringmaster run sort --input PATH [PATH...] --output FILE [options]\n"
+              "Sorts TeraSort-format records (100 bytes each, the first 10 the key) by key\n"
+              "into one file; equal keys are ordered by the rest of the record. Partitions\n"
+              "are balanced by sampling the input (1,000 keys per partition).\n\n",
+              f);
     if (kernel && strcmp(kernel, "invindex") == 0)
         fputs("Usage: ringmaster run invindex --input PATH [PATH...] --output FILE [options]\n"
               "An inverted index: one line per word (runs of ASCII letters, lower-cased),\n"
               "sorted by word: word<TAB>file<TAB>count[<TAB>file<TAB>count...], the files\n"
               "sorted by path, each with the word's number of occurrences in it.\n\n",
               f);
-    if (kernel && (strcmp(kernel, "job") == 0 || strcmp(kernel, "invindex") == 0))
+    if (kernel && (strcmp(kernel, "job") == 0 || strcmp(kernel, "invindex") == 0 ||
+                   strcmp(kernel, "sort") == 0))
         fputs("Options of this map-reduce job:\n"
               "  --input PATH...       text files or directories (required)\n"
               "  --output FILE         key<TAB>value lines sorted by key (required; every\n"
