@@ -16,58 +16,24 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kernels/kernel.h"
+#include "kernels/mrjob.h"
 #include "kernels/output.h"
 #include "ringmaster.h"
 #include "runtime/log.h"
-#include "scheduler/split.h"
 
 struct grep {
-    void (*release)(void *ctx); /* first: see rm_kernel_close */
-    uint64_t stage_tasks[1];
-    struct rm_input_set in;
-    struct rm_split *splits;
-    size_t m;
+    struct rm_mrjob base; /* first: see mrjob.h (one stage: base.r is 0) */
     regex_t re;
     bool compiled;
-    const char *output;
-    char *parts;
-    int rank;
     uint64_t matches, lines; /* filled by finish */
 };
 
 static void grep_release(void *ctx)
 {
     struct grep *g = ctx;
-    rm_inputs_free(&g->in);
-    rm_splits_free(g->splits);
     if (g->compiled)
         regfree(&g->re);
-    free(g->parts);
-}
-
-static void grep_keys(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes)
-{
-    struct grep *g = ctx;
-    for (uint64_t i = 0; i < n; i++)
-        hashes[i] = rm_split_key_hash(&g->in, &g->splits[first + i]);
-}
-
-static void grep_describe(void *ctx, uint64_t id, char *buf, size_t cap)
-{
-    struct grep *g = ctx;
-    snprintf(buf, cap, "grep task %llu (%s bytes %llu-%llu)", (unsigned long long)id,
-             g->in.files[g->splits[id].file].path, (unsigned long long)g->splits[id].start,
-             (unsigned long long)g->splits[id].end);
-}
-
-static int grep_attach(void *ctx, int rank, int size, struct rm_shuffle *shuffle)
-{
-    struct grep *g = ctx;
-    (void)size;
-    (void)shuffle;
-    g->rank = rank;
-    return 0;
+    rm_mrjob_close(&g->base);
 }
 
 static int grep_run(void *ctx, uint64_t id, uint32_t attempt, char *err, size_t cap)
@@ -75,10 +41,10 @@ static int grep_run(void *ctx, uint64_t id, uint32_t attempt, char *err, size_t 
     struct grep *g = ctx;
     char *text = NULL;
     size_t len = 0;
-    int rc = rm_split_read(&g->in, &g->splits[id], &text, &len, err, cap);
+    int rc = rm_mrjob_read_split(&g->base, id, &text, &len, err, cap);
     if (rc != 0)
         return rc;
-    size_t plen = strlen(g->parts) + 64;
+    size_t plen = strlen(g->base.parts) + 64;
     char *tmp = malloc(plen), *part = malloc(plen), *matches = NULL;
     size_t mlen = 0;
     FILE *mf = open_memstream(&matches, &mlen);
@@ -107,8 +73,9 @@ static int grep_run(void *ctx, uint64_t id, uint32_t attempt, char *err, size_t 
         goto out;
     }
     mf = NULL;
-    snprintf(tmp, plen, "%s/%llu.tmp.%d.%u", g->parts, (unsigned long long)id, g->rank, attempt);
-    snprintf(part, plen, "%s/%llu", g->parts, (unsigned long long)id);
+    snprintf(tmp, plen, "%s/%llu.tmp.%d.%u", g->base.parts, (unsigned long long)id, g->base.rank,
+             attempt);
+    snprintf(part, plen, "%s/%llu", g->base.parts, (unsigned long long)id);
     FILE *f = fopen(tmp, "we");
     if (!f || fprintf(f, "%llu\n", (unsigned long long)lines) < 0 ||
         fwrite(matches, 1, mlen, f) != mlen || fflush(f) != 0) {
@@ -138,24 +105,24 @@ out:
 /* Appends part i's matches to out, numbering from base; adds the split's lines to *lines. */
 static int join_part(struct grep *g, uint64_t i, uint64_t base, uint64_t *lines, FILE *out)
 {
-    size_t plen = strlen(g->parts) + 32;
+    size_t plen = strlen(g->base.parts) + 32;
     char *path = malloc(plen), *line = NULL;
     size_t cap = 0;
     if (!path)
         return RM_ENOMEM;
-    snprintf(path, plen, "%s/%llu", g->parts, (unsigned long long)i);
+    snprintf(path, plen, "%s/%llu", g->base.parts, (unsigned long long)i);
     FILE *f = fopen(path, "re");
     int rc = 0;
     ssize_t n;
     if (!f || (n = getline(&line, &cap, f)) < 1) {
         rm_error("grep: the result of %s is missing or damaged (%s): is the output directory "
                  "shared by every rank?",
-                 g->in.files[g->splits[i].file].path, path);
+                 g->base.in.files[g->base.splits[i].file].path, path);
         rc = RM_EIO;
     } else {
         *lines = strtoull(line, NULL, 10);
     }
-    const char *file = g->in.files[g->splits[i].file].path;
+    const char *file = g->base.in.files[g->base.splits[i].file].path;
     while (rc == 0 && (n = getline(&line, &cap, f)) > 0) {
         char *tab = memchr(line, '\t', (size_t)n);
         if (!tab) {
@@ -179,19 +146,19 @@ static int join_part(struct grep *g, uint64_t i, uint64_t base, uint64_t *lines,
 static int grep_finish(void *ctx)
 {
     struct grep *g = ctx;
-    size_t olen = strlen(g->output) + 32;
+    size_t olen = strlen(g->base.output) + 32;
     char *tmp = malloc(olen);
     if (!tmp)
         return RM_ENOMEM;
-    snprintf(tmp, olen, "%s.tmp.%d", g->output, (int)getpid());
+    snprintf(tmp, olen, "%s.tmp.%d", g->base.output, (int)getpid());
     FILE *out = fopen(tmp, "we");
     int rc = out ? 0 : RM_EIO;
     if (!out)
         rm_error("grep: cannot create %s: %s", tmp, strerror(errno));
     g->matches = g->lines = 0;
     uint64_t base = 0;
-    for (size_t i = 0; rc == 0 && i < g->m; i++) {
-        if (i > 0 && g->splits[i].file != g->splits[i - 1].file)
+    for (size_t i = 0; rc == 0 && i < g->base.m; i++) {
+        if (i > 0 && g->base.splits[i].file != g->base.splits[i - 1].file)
             base = 0; /* a new file: numbering starts again */
         uint64_t lines = 0;
         rc = join_part(g, i, base, &lines, out);
@@ -204,14 +171,14 @@ static int grep_finish(void *ctx)
         rc = RM_EIO;
     if (rc == RM_EIO)
         rm_error("grep: cannot write %s: %s", tmp, strerror(errno));
-    if (rc == 0 && rename(tmp, g->output) != 0) {
-        rm_error("grep: cannot rename %s to %s: %s", tmp, g->output, strerror(errno));
+    if (rc == 0 && rename(tmp, g->base.output) != 0) {
+        rm_error("grep: cannot rename %s to %s: %s", tmp, g->base.output, strerror(errno));
         rc = RM_EIO;
     }
     if (rc != 0)
         unlink(tmp);
     else
-        rm_output_remove_parts(g->parts);
+        rm_output_remove_parts(g->base.parts);
     free(tmp);
     return rc;
 }
@@ -221,8 +188,18 @@ static void grep_summary(void *ctx, const struct rm_farm_stats *st, const struct
     struct grep *g = ctx;
     printf("grep: %llu matching lines of %llu in %zu files, %.3f s; %llu tasks, %llu "
            "rescheduled; output: %s\n",
-           (unsigned long long)g->matches, (unsigned long long)g->lines, g->in.n, st->seconds,
-           (unsigned long long)tt->n, (unsigned long long)tt->rescheduled, g->output);
+           (unsigned long long)g->matches, (unsigned long long)g->lines, g->base.in.n,
+           st->seconds, (unsigned long long)tt->n, (unsigned long long)tt->rescheduled,
+           g->base.output);
+}
+
+static int grep_attach(void *ctx, int rank, int size, struct rm_shuffle *shuffle)
+{
+    struct grep *g = ctx;
+    (void)size;
+    (void)shuffle; /* none: grep has no reduce stage */
+    g->base.rank = rank;
+    return 0;
 }
 
 int rm_kernel_grep_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
@@ -235,9 +212,7 @@ int rm_kernel_grep_open(const struct rm_options *opts, int rank, struct rm_farm_
     if (!b)
         return RM_ENOMEM;
     struct grep *g = &b->g;
-    g->release = grep_release;
-    g->rank = rank;
-    g->output = opts->output;
+    g->base.release = grep_release;
     int rc = regcomp(&g->re, opts->pattern, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
         char msg[128];
@@ -247,24 +222,25 @@ int rm_kernel_grep_open(const struct rm_options *opts, int rank, struct rm_farm_
         return RM_EUSAGE;
     }
     g->compiled = true;
-    rc = rm_inputs_expand(opts->inputs, opts->n_inputs, &g->in, err, cap);
-    if (rc == RM_ENOENT || rc == RM_EIO)
-        rc = RM_EUSAGE;
-    if (rc == 0)
-        rc = rm_splits_make(&g->in, opts->split_size, &g->splits, &g->m);
+    rc = rm_mrjob_open(&g->base, "grep", opts, opts->split_size, rank, err, cap);
     if (rc == 0) /* last: it creates the parts directory */
-        rc = rm_output_prepare(opts->output, &g->parts, err, cap);
+        rc = rm_mrjob_prepare_output(&g->base, opts, err, cap);
     if (rc != 0) {
-        grep_release(g);
+        regfree(&g->re);
         free(b);
         return rc;
     }
-    g->stage_tasks[0] = g->m;
-    b->k = (struct rm_farm_kernel){.name = "grep", .ctx = g, .tasks = g->m, .stages = 1,
-                                   .stage_tasks = g->stage_tasks, .attach = grep_attach,
-                                   .keys = grep_keys, .describe = grep_describe,
-                                   .run = grep_run, .finish = grep_finish,
-                                   .summary = grep_summary};
+    rm_mrjob_kernel(&g->base, &b->k);
+    g->base.r = 0; /* one stage, no shuffle */
+    g->base.stage_tasks[1] = 0;
+    b->k.tasks = g->base.m;
+    b->k.stages = 1;
+    b->k.held_outputs = false;
+    b->k.holders = NULL;
+    b->k.attach = grep_attach;
+    b->k.run = grep_run;
+    b->k.finish = grep_finish;
+    b->k.summary = grep_summary;
     *out = &b->k;
     return 0;
 }

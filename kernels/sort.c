@@ -13,39 +13,25 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "kernels/kernel.h"
+#include "kernels/mrjob.h"
 #include "kernels/output.h"
 #include "ringmaster.h"
-#include "runtime/frame.h"
 #include "runtime/log.h"
-#include "scheduler/ring.h"
-#include "scheduler/split.h"
+#include "scheduler/shuffle.h"
 
 #define REC 100u
 #define KEY 10u
 #define SAMPLES_PER_PART 1000u
 
 struct sorter {
-    void (*release)(void *ctx); /* first: see rm_kernel_close */
-    uint64_t stage_tasks[2];
-    struct rm_input_set in;
-    struct rm_split *splits;
-    size_t m;
-    uint32_t r;
+    struct rm_mrjob base; /* first: see mrjob.h */
     unsigned char *splitters; /* r - 1 keys, ascending */
-    const char *output;
-    char *parts;
-    int rank;
-    struct rm_shuffle *shuffle;
-    pthread_mutex_t mu;
-    uint32_t *holder;
-    uint64_t records, in_bytes;
+    uint64_t records;
     uint64_t largest; /* records in the largest partition, found by finish */
 };
 
@@ -85,7 +71,7 @@ static int read_at(const char *path, uint64_t off, void *buf, size_t len)
 /* The partition of a key: the number of splitters at or below it. */
 static uint32_t partition_of(const struct sorter *s, const unsigned char *key)
 {
-    uint32_t lo = 0, hi = s->r - 1;
+    uint32_t lo = 0, hi = s->base.r - 1;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (memcmp(s->splitters + (size_t)mid * KEY, key, KEY) <= 0)
@@ -99,13 +85,13 @@ static uint32_t partition_of(const struct sorter *s, const unsigned char *key)
 /* Picks the splitters from evenly spaced samples of the whole input. */
 static int choose_splitters(struct sorter *s, char *err, size_t cap)
 {
-    uint64_t total = s->in_bytes / REC;
-    s->splitters = calloc(s->r > 1 ? s->r - 1 : 1, KEY);
+    uint64_t total = s->base.in_bytes / REC;
+    s->splitters = calloc(s->base.r > 1 ? s->base.r - 1 : 1, KEY);
     if (!s->splitters)
         return RM_ENOMEM;
-    if (s->r == 1 || total == 0)
+    if (s->base.r == 1 || total == 0)
         return 0;
-    uint64_t want = (uint64_t)SAMPLES_PER_PART * s->r, n = want < total ? want : total;
+    uint64_t want = (uint64_t)SAMPLES_PER_PART * s->base.r, n = want < total ? want : total;
     unsigned char *keys = malloc(n * KEY);
     if (!keys)
         return RM_ENOMEM;
@@ -113,32 +99,34 @@ static int choose_splitters(struct sorter *s, char *err, size_t cap)
     uint64_t before = 0; /* records in files before f */
     for (uint64_t i = 0; i < n; i++) {
         uint64_t rec = (uint64_t)((unsigned __int128)i * total / n);
-        while (rec >= before + s->in.files[f].size / REC)
-            before += s->in.files[f++].size / REC;
-        if (read_at(s->in.files[f].path, (rec - before) * REC, keys + i * KEY, KEY) != 0) {
-            snprintf(err, cap, "cannot read --input %s: %s", s->in.files[f].path,
+        while (rec >= before + s->base.in.files[f].size / REC)
+            before += s->base.in.files[f++].size / REC;
+        if (read_at(s->base.in.files[f].path, (rec - before) * REC, keys + i * KEY, KEY) != 0) {
+            snprintf(err, cap, "cannot read --input %s: %s", s->base.in.files[f].path,
                      strerror(errno));
             free(keys);
             return RM_EUSAGE;
         }
     }
     qsort(keys, n, KEY, key_cmp);
-    for (uint32_t p = 1; p < s->r; p++)
-        memcpy(s->splitters + (size_t)(p - 1) * KEY, keys + (n * p / s->r) * KEY, KEY);
+    for (uint32_t p = 1; p < s->base.r; p++)
+        memcpy(s->splitters + (size_t)(p - 1) * KEY, keys + (n * p / s->base.r) * KEY, KEY);
     free(keys);
     return 0;
 }
 
 static int run_map(struct sorter *s, uint64_t id, char *err, size_t cap)
 {
-    const struct rm_split *sp = &s->splits[id];
+    const struct rm_split *sp = &s->base.splits[id];
+    const char *path = s->base.in.files[sp->file].path;
+    uint32_t r = s->base.r;
     size_t len = (size_t)(sp->end - sp->start);
     unsigned char *data = malloc(len ? len : 1);
-    unsigned char **bufs = calloc(s->r, sizeof *bufs);
-    size_t *lens = calloc(s->r, sizeof *lens), *caps = calloc(s->r, sizeof *caps);
+    unsigned char **bufs = calloc(r, sizeof *bufs);
+    size_t *lens = calloc(r, sizeof *lens), *caps = calloc(r, sizeof *caps);
     int rc = data && bufs && lens && caps ? 0 : RM_ENOMEM;
-    if (rc == 0 && read_at(s->in.files[sp->file].path, sp->start, data, len) != 0) {
-        snprintf(err, cap, "cannot read %s: %s", s->in.files[sp->file].path, strerror(errno));
+    if (rc == 0 && read_at(path, sp->start, data, len) != 0) {
+        snprintf(err, cap, "cannot read %s: %s", path, strerror(errno));
         rc = RM_EIO;
     }
     uint32_t *part = rc == 0 ? malloc((len / REC + 1) * sizeof *part) : NULL;
@@ -148,7 +136,7 @@ static int run_map(struct sorter *s, uint64_t id, char *err, size_t cap)
         part[i] = partition_of(s, data + i * REC);
         caps[part[i]] += REC;
     }
-    for (uint32_t p = 0; rc == 0 && p < s->r; p++)
+    for (uint32_t p = 0; rc == 0 && p < r; p++)
         if (!(bufs[p] = malloc(caps[p] ? caps[p] : 1)))
             rc = RM_ENOMEM;
     for (size_t i = 0; rc == 0 && i < len / REC; i++) {
@@ -156,8 +144,8 @@ static int run_map(struct sorter *s, uint64_t id, char *err, size_t cap)
         lens[part[i]] += REC;
     }
     if (rc == 0)
-        rc = rm_shuffle_put(s->shuffle, id, s->r, bufs, lens);
-    for (uint32_t p = 0; bufs && p < s->r; p++)
+        rc = rm_shuffle_put(s->base.shuffle, id, r, bufs, lens);
+    for (uint32_t p = 0; bufs && p < r; p++)
         free(bufs[p]);
     free(bufs);
     free(lens);
@@ -167,84 +155,66 @@ static int run_map(struct sorter *s, uint64_t id, char *err, size_t cap)
     return rc;
 }
 
-static int write_part(struct sorter *s, uint32_t r, uint32_t attempt, unsigned char **recs,
-                      size_t n, char *err, size_t cap)
+struct gathered {
+    unsigned char **got; /* per map task: its fetched partition, owned */
+    size_t *len;
+    size_t total;        /* records */
+    unsigned char **recs;
+};
+
+static int gather_records(void *arg, size_t m, unsigned char *buf, size_t len)
 {
-    size_t plen = strlen(s->parts) + 64;
-    char *tmp = malloc(plen), *part = malloc(plen);
-    if (!tmp || !part) {
-        free(tmp);
-        free(part);
-        return RM_ENOMEM;
-    }
-    snprintf(tmp, plen, "%s/%u.tmp.%d.%u", s->parts, r, s->rank, attempt);
-    snprintf(part, plen, "%s/%u", s->parts, r);
-    int rc = 0;
-    FILE *f = fopen(tmp, "we");
-    for (size_t i = 0; f && rc == 0 && i < n; i++)
-        if (fwrite(recs[i], 1, REC, f) != REC)
-            rc = RM_EIO;
-    if (!f || (fclose(f) != 0 && rc == 0))
-        rc = RM_EIO;
-    if (rc == 0 && rename(tmp, part) != 0)
-        rc = RM_EIO;
-    if (rc != 0) {
-        snprintf(err, cap, "cannot write %s: %s", tmp, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    free(part);
-    return rc;
+    struct gathered *g = arg;
+    g->got[m] = buf;
+    g->len[m] = len;
+    g->total += len / REC;
+    return len % REC == 0 ? 0 : RM_ECORRUPT;
+}
+
+static int write_records(void *arg, FILE *f)
+{
+    struct gathered *g = arg;
+    for (size_t i = 0; i < g->total; i++)
+        if (fwrite(g->recs[i], 1, REC, f) != REC)
+            return RM_EIO;
+    return 0;
 }
 
 static int run_reduce(struct sorter *s, uint32_t r, uint32_t attempt, char *err, size_t cap)
 {
-    unsigned char **got = calloc(s->m ? s->m : 1, sizeof *got);
-    size_t *len = calloc(s->m ? s->m : 1, sizeof *len), total = 0;
-    int rc = got && len ? 0 : RM_ENOMEM;
-    for (size_t m = 0; rc == 0 && m < s->m; m++) {
-        pthread_mutex_lock(&s->mu);
-        uint32_t h = s->holder[m];
-        pthread_mutex_unlock(&s->mu);
-        rc = rm_shuffle_fetch(s->shuffle, h, m, r, &got[m], &len[m]);
-        if (rc == 0 && len[m] % REC != 0)
-            rc = RM_ECORRUPT;
-        if (rc != 0 && rc != RM_EDEAD)
-            snprintf(err, cap, "partition %u of map task %zu from rank %u: %s", r, m, h,
-                     rm_strerror(rc));
-        total += len[m] / REC;
-    }
-    unsigned char **recs = rc == 0 ? malloc((total ? total : 1) * sizeof *recs) : NULL;
-    if (rc == 0 && !recs)
+    size_t m = s->base.m ? s->base.m : 1;
+    struct gathered g = {.got = calloc(m, sizeof *g.got), .len = calloc(m, sizeof *g.len)};
+    int rc = g.got && g.len ? rm_mrjob_gather(&s->base, r, gather_records, &g, err, cap)
+                            : RM_ENOMEM;
+    if (rc == 0 && !(g.recs = malloc((g.total ? g.total : 1) * sizeof *g.recs)))
         rc = RM_ENOMEM;
-    size_t n = 0;
-    for (size_t m = 0; rc == 0 && m < s->m; m++)
-        for (size_t i = 0; i < len[m] / REC; i++)
-            recs[n++] = got[m] + i * REC;
+    for (size_t k = 0, n = 0; rc == 0 && k < s->base.m; k++)
+        for (size_t i = 0; i < g.len[k] / REC; i++)
+            g.recs[n++] = g.got[k] + i * REC;
     if (rc == 0) {
-        qsort(recs, n, sizeof *recs, rec_cmp);
-        rc = write_part(s, r, attempt, recs, n, err, cap);
+        qsort(g.recs, g.total, sizeof *g.recs, rec_cmp);
+        rc = rm_mrjob_write_part(&s->base, r, attempt, write_records, &g, err, cap);
     }
-    for (size_t m = 0; got && m < s->m; m++)
-        free(got[m]);
-    free(got);
-    free(len);
-    free(recs);
+    for (size_t k = 0; g.got && k < s->base.m; k++)
+        free(g.got[k]);
+    free(g.got);
+    free(g.len);
+    free(g.recs);
     return rc;
 }
 
 static int sort_run(void *ctx, uint64_t id, uint32_t attempt, char *err, size_t cap)
 {
     struct sorter *s = ctx;
-    return id < s->m ? run_map(s, id, err, cap)
-                     : run_reduce(s, (uint32_t)(id - s->m), attempt, err, cap);
+    return id < s->base.m ? run_map(s, id, err, cap)
+                          : run_reduce(s, (uint32_t)(id - s->base.m), attempt, err, cap);
 }
 
 /* Concatenates the parts in order into the output. */
 static int sort_finish(void *ctx)
 {
     struct sorter *s = ctx;
-    size_t plen = strlen(s->parts) + 32, olen = strlen(s->output) + 32;
+    size_t plen = strlen(s->base.parts) + 32, olen = strlen(s->base.output) + 32;
     char *path = malloc(plen), *tmp = malloc(olen);
     char *buf = malloc(1 << 20);
     if (!path || !tmp || !buf) {
@@ -253,16 +223,16 @@ static int sort_finish(void *ctx)
         free(buf);
         return RM_ENOMEM;
     }
-    snprintf(tmp, olen, "%s.tmp.%d", s->output, (int)getpid());
+    snprintf(tmp, olen, "%s.tmp.%d", s->base.output, (int)getpid());
     int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), rc = 0;
     if (out < 0) {
         rm_error("sort: cannot create %s: %s", tmp, strerror(errno));
         rc = RM_EIO;
     }
     s->records = s->largest = 0;
-    for (uint32_t r = 0; rc == 0 && r < s->r; r++) {
+    for (uint32_t r = 0; rc == 0 && r < s->base.r; r++) {
         uint64_t bytes = 0;
-        snprintf(path, plen, "%s/%u", s->parts, r);
+        snprintf(path, plen, "%s/%u", s->base.parts, r);
         int in = open(path, O_RDONLY | O_CLOEXEC);
         if (in < 0) {
             rm_error("sort: part %u is missing (%s): is the output directory shared by every "
@@ -293,14 +263,14 @@ static int sort_finish(void *ctx)
     } else if (out >= 0 && rc != 0) {
         close(out);
     }
-    if (rc == 0 && rename(tmp, s->output) != 0) {
-        rm_error("sort: cannot rename %s to %s: %s", tmp, s->output, strerror(errno));
+    if (rc == 0 && rename(tmp, s->base.output) != 0) {
+        rm_error("sort: cannot rename %s to %s: %s", tmp, s->base.output, strerror(errno));
         rc = RM_EIO;
     }
     if (rc != 0)
         unlink(tmp);
     else
-        rm_output_remove_parts(s->parts);
+        rm_output_remove_parts(s->base.parts);
     free(path);
     free(tmp);
     free(buf);
@@ -310,72 +280,21 @@ static int sort_finish(void *ctx)
 static void sort_summary(void *ctx, const struct rm_farm_stats *st, const struct rm_tasktable *tt)
 {
     struct sorter *s = ctx;
-    double mb = (double)s->in_bytes / 1e6;
-    double mean = s->r ? (double)s->records / s->r : 0;
+    double mb = (double)s->base.in_bytes / 1e6;
+    double mean = s->base.r ? (double)s->records / s->base.r : 0;
     printf("sort: %llu records (%.1f MB) in %.3f s (%.1f MB/s); %zu map and %u reduce tasks "
            "(largest partition %.2fx the mean), %llu rescheduled, %llu outputs recomputed; "
            "output: %s\n",
            (unsigned long long)s->records, mb, st->seconds, st->seconds > 0 ? mb / st->seconds : 0,
-           s->m, s->r, mean > 0 ? (double)s->largest / mean : 0.0,
-           (unsigned long long)tt->rescheduled, (unsigned long long)tt->lost, s->output);
+           s->base.m, s->base.r, mean > 0 ? (double)s->largest / mean : 0.0,
+           (unsigned long long)tt->rescheduled, (unsigned long long)tt->lost, s->base.output);
 }
 
 static void sort_release(void *ctx)
 {
     struct sorter *s = ctx;
-    rm_inputs_free(&s->in);
-    rm_splits_free(s->splits);
     free(s->splitters);
-    free(s->parts);
-    free(s->holder);
-    pthread_mutex_destroy(&s->mu);
-}
-
-static void sort_keys(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes)
-{
-    struct sorter *s = ctx;
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t id = first + i;
-        if (id < s->m) {
-            hashes[i] = rm_split_key_hash(&s->in, &s->splits[id]);
-        } else {
-            unsigned char b[12] = {'s', 'o', 'r', 't'};
-            rm_put_u64(b + 4, id - s->m);
-            hashes[i] = rm_ring_hash(b, sizeof b);
-        }
-    }
-}
-
-static void sort_describe(void *ctx, uint64_t id, char *buf, size_t cap)
-{
-    struct sorter *s = ctx;
-    if (id < s->m)
-        snprintf(buf, cap, "sort map task %llu (%s bytes %llu-%llu)", (unsigned long long)id,
-                 s->in.files[s->splits[id].file].path, (unsigned long long)s->splits[id].start,
-                 (unsigned long long)s->splits[id].end);
-    else
-        snprintf(buf, cap, "sort reduce task %llu (partition %llu)", (unsigned long long)id,
-                 (unsigned long long)(id - s->m));
-}
-
-static int sort_attach(void *ctx, int rank, int size, struct rm_shuffle *shuffle)
-{
-    struct sorter *s = ctx;
-    (void)size;
-    s->rank = rank;
-    s->shuffle = shuffle;
-    return shuffle ? 0 : RM_EINVAL;
-}
-
-static void sort_holders(void *ctx, uint32_t stage, uint64_t first, uint32_t n,
-                         const uint32_t *holders)
-{
-    struct sorter *s = ctx;
-    if (stage != 1 || first != 0 || n != s->m)
-        return;
-    pthread_mutex_lock(&s->mu);
-    memcpy(s->holder, holders, (size_t)n * sizeof *holders);
-    pthread_mutex_unlock(&s->mu);
+    rm_mrjob_close(&s->base);
 }
 
 int rm_kernel_sort_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
@@ -388,45 +307,30 @@ int rm_kernel_sort_open(const struct rm_options *opts, int rank, struct rm_farm_
     if (!b)
         return RM_ENOMEM;
     struct sorter *s = &b->s;
-    s->release = sort_release;
-    pthread_mutex_init(&s->mu, NULL);
-    s->rank = rank;
-    s->r = opts->partitions;
-    s->output = opts->output;
-    int rc = rm_inputs_expand(opts->inputs, opts->n_inputs, &s->in, err, cap);
-    if (rc == RM_ENOENT || rc == RM_EIO)
-        rc = RM_EUSAGE;
-    for (size_t i = 0; rc == 0 && i < s->in.n; i++) {
-        if (s->in.files[i].size % REC != 0) {
+    s->base.release = sort_release;
+    uint64_t split = opts->split_size / REC * REC;
+    int rc = rm_mrjob_open(&s->base, "sort", opts, split ? split : REC, rank, err, cap);
+    for (size_t i = 0; rc == 0 && i < s->base.in.n; i++)
+        if (s->base.in.files[i].size % REC != 0) {
             snprintf(err, cap, "--input %s: %llu bytes is not a whole number of 100-byte "
                      "records",
-                     s->in.files[i].path, (unsigned long long)s->in.files[i].size);
+                     s->base.in.files[i].path, (unsigned long long)s->base.in.files[i].size);
             rc = RM_EUSAGE;
         }
-        s->in_bytes += s->in.files[i].size;
-    }
-    uint64_t split = opts->split_size / REC * REC;
-    if (rc == 0)
-        rc = rm_splits_make(&s->in, split ? split : REC, &s->splits, &s->m);
     if (rc == 0)
         rc = choose_splitters(s, err, cap);
-    if (rc == 0 && !(s->holder = calloc(s->m ? s->m : 1, sizeof *s->holder)))
-        rc = RM_ENOMEM;
     if (rc == 0) /* last: it creates the parts directory */
-        rc = rm_output_prepare(opts->output, &s->parts, err, cap);
+        rc = rm_mrjob_prepare_output(&s->base, opts, err, cap);
     if (rc != 0) {
-        sort_release(s);
+        free(s->splitters);
+        rm_mrjob_close(&s->base);
         free(b);
         return rc;
     }
-    s->stage_tasks[0] = s->m;
-    s->stage_tasks[1] = s->r;
-    b->k = (struct rm_farm_kernel){.name = "sort", .ctx = s, .tasks = s->m + s->r,
-                                   .stages = 2, .stage_tasks = s->stage_tasks,
-                                   .held_outputs = true, .attach = sort_attach,
-                                   .holders = sort_holders, .keys = sort_keys,
-                                   .describe = sort_describe, .run = sort_run,
-                                   .finish = sort_finish, .summary = sort_summary};
+    rm_mrjob_kernel(&s->base, &b->k);
+    b->k.run = sort_run;
+    b->k.finish = sort_finish;
+    b->k.summary = sort_summary;
     *out = &b->k;
     return 0;
 }

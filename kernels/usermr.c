@@ -19,13 +19,12 @@
 
 #include <xxhash.h>
 
-#include "kernels/kernel.h"
+#include "kernels/mrjob.h"
 #include "kernels/output.h"
 #include "ringmaster.h"
 #include "runtime/frame.h"
 #include "runtime/log.h"
-#include "scheduler/ring.h"
-#include "scheduler/split.h"
+#include "scheduler/shuffle.h"
 
 #define MAX_KEY 65535u
 #define MAX_VALUE (1u << 30)
@@ -58,20 +57,9 @@ struct rm_values {
 };
 
 struct umr {
-    void (*release)(void *ctx); /* first: see rm_kernel_close */
-    uint64_t stage_tasks[2];
+    struct rm_mrjob base; /* first: see mrjob.h */
     const struct rm_job *job;
-    struct rm_input_set in;
-    struct rm_split *splits;
-    size_t m;
-    uint32_t r;
-    const char *output;
-    char *parts;
-    int rank;
-    struct rm_shuffle *shuffle;
-    pthread_mutex_t mu;
-    uint32_t *holder; /* per map task (under mu) */
-    uint64_t lines;   /* output lines, counted by finish */
+    uint64_t lines; /* output lines, counted by finish */
 };
 
 /* ---- emitting ---------------------------------------------------------------------------------- */
@@ -216,12 +204,13 @@ static void free_bufs(struct buf *b, uint32_t n)
 /* Replaces each partition's pairs by the combiner's output for them. */
 static int combine_parts(struct umr *u, struct buf **bufs, char *err, size_t cap)
 {
-    struct buf *out = calloc(u->r, sizeof *out);
-    struct rm_emitter em = {.mode = EMIT_PARTS, .parts = u->r, .bufs = out};
+    uint32_t r = u->base.r;
+    struct buf *out = calloc(r, sizeof *out);
+    struct rm_emitter em = {.mode = EMIT_PARTS, .parts = r, .bufs = out};
     struct pair *ps = NULL;
     size_t n, pcap = 0;
     int rc = out ? 0 : RM_ENOMEM;
-    for (uint32_t p = 0; rc == 0 && p < u->r; p++) {
+    for (uint32_t p = 0; rc == 0 && p < r; p++) {
         uint64_t seq = 0;
         n = 0;
         rc = parse_pairs((*bufs)[p].p, (*bufs)[p].len, &ps, &n, &pcap, &seq);
@@ -230,10 +219,10 @@ static int combine_parts(struct umr *u, struct buf **bufs, char *err, size_t cap
     }
     free(ps);
     if (rc != 0) {
-        free_bufs(out, u->r);
+        free_bufs(out, r);
         return rc;
     }
-    free_bufs(*bufs, u->r);
+    free_bufs(*bufs, r);
     *bufs = out;
     return 0;
 }
@@ -242,12 +231,13 @@ static int run_map(struct umr *u, uint64_t id, char *err, size_t cap)
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = rm_split_read(&u->in, &u->splits[id], &text, &len, err, cap);
+    int rc = rm_mrjob_read_split(&u->base, id, &text, &len, err, cap);
     if (rc != 0)
         return rc;
-    struct buf *bufs = calloc(u->r, sizeof *bufs);
-    struct rm_emitter em = {.mode = EMIT_PARTS, .parts = u->r, .bufs = bufs,
-                            .path = u->in.files[u->splits[id].file].path};
+    uint32_t r = u->base.r;
+    struct buf *bufs = calloc(r, sizeof *bufs);
+    struct rm_emitter em = {.mode = EMIT_PARTS, .parts = r, .bufs = bufs,
+                            .path = u->base.in.files[u->base.splits[id].file].path};
     rc = bufs ? u->job->map(u->job->user, text, len, &em) : RM_ENOMEM;
     if (rc == 0)
         rc = em.error;
@@ -257,146 +247,76 @@ static int run_map(struct umr *u, uint64_t id, char *err, size_t cap)
     free(text);
     if (rc == 0 && u->job->combine)
         rc = combine_parts(u, &bufs, err, cap);
-    unsigned char **ptrs = calloc(u->r, sizeof *ptrs);
-    size_t *lens = calloc(u->r, sizeof *lens);
+    unsigned char **ptrs = calloc(r, sizeof *ptrs);
+    size_t *lens = calloc(r, sizeof *lens);
     if (rc == 0 && (!ptrs || !lens))
         rc = RM_ENOMEM;
-    for (uint32_t p = 0; rc == 0 && p < u->r; p++) {
+    for (uint32_t p = 0; rc == 0 && p < r; p++) {
         ptrs[p] = bufs[p].p;
         lens[p] = bufs[p].len;
     }
     if (rc == 0)
-        rc = rm_shuffle_put(u->shuffle, id, u->r, ptrs, lens);
+        rc = rm_shuffle_put(u->base.shuffle, id, r, ptrs, lens);
     free(ptrs);
     free(lens);
-    free_bufs(bufs, u->r);
+    free_bufs(bufs, r);
     return rc;
+}
+
+struct gathered {
+    unsigned char **got; /* per map task: its fetched partition, owned */
+    struct pair *ps;
+    size_t n, cap;
+    uint64_t seq;
+};
+
+static int gather_pairs(void *arg, size_t m, unsigned char *buf, size_t len)
+{
+    struct gathered *g = arg;
+    g->got[m] = buf;
+    return parse_pairs(buf, len, &g->ps, &g->n, &g->cap, &g->seq);
+}
+
+struct reducing {
+    struct umr *u;
+    struct gathered *g;
+    char *err;
+    size_t cap;
+};
+
+static int write_groups(void *arg, FILE *f)
+{
+    struct reducing *rd = arg;
+    struct rm_emitter em = {.mode = EMIT_OUTPUT, .out = f};
+    return group(rd->u->job, rd->u->job->reduce, rd->g->ps, rd->g->n, &em, rd->err, rd->cap);
 }
 
 static int run_reduce(struct umr *u, uint32_t r, uint32_t attempt, char *err, size_t cap)
 {
-    unsigned char **got = calloc(u->m ? u->m : 1, sizeof *got);
-    struct pair *ps = NULL;
-    size_t n = 0, pcap = 0;
-    uint64_t seq = 0;
-    int rc = got ? 0 : RM_ENOMEM;
-    for (size_t m = 0; rc == 0 && m < u->m; m++) {
-        pthread_mutex_lock(&u->mu);
-        uint32_t h = u->holder[m];
-        pthread_mutex_unlock(&u->mu);
-        size_t len = 0;
-        rc = rm_shuffle_fetch(u->shuffle, h, m, r, &got[m], &len);
-        if (rc == RM_EDEAD)
-            break; /* the farm recomputes what the holder held, then reruns this task */
-        if (rc == 0)
-            rc = parse_pairs(got[m], len, &ps, &n, &pcap, &seq);
-        if (rc != 0)
-            snprintf(err, cap, "partition %u of map task %zu from rank %u: %s", r, m, h,
-                     rm_strerror(rc));
-    }
-    size_t plen = strlen(u->parts) + 64;
-    char *tmp = malloc(plen), *part = malloc(plen);
-    if (rc == 0 && (!tmp || !part))
-        rc = RM_ENOMEM;
-    FILE *f = NULL;
-    if (rc == 0) {
-        snprintf(tmp, plen, "%s/%u.tmp.%d.%u", u->parts, r, u->rank, attempt);
-        snprintf(part, plen, "%s/%u", u->parts, r);
-        f = fopen(tmp, "we");
-        if (!f) {
-            snprintf(err, cap, "cannot create %s: %s", tmp, strerror(errno));
-            rc = RM_EIO;
-        }
-    }
-    if (rc == 0) {
-        struct rm_emitter em = {.mode = EMIT_OUTPUT, .out = f};
-        rc = group(u->job, u->job->reduce, ps, n, &em, err, cap);
-        if (rc == RM_EIO)
-            snprintf(err, cap, "cannot write %s: %s", tmp, strerror(errno));
-    }
-    if (f && fclose(f) != 0 && rc == 0) {
-        snprintf(err, cap, "cannot write %s: %s", tmp, strerror(errno));
-        rc = RM_EIO;
-    }
-    if (rc == 0 && rename(tmp, part) != 0) {
-        snprintf(err, cap, "cannot rename %s: %s", tmp, strerror(errno));
-        rc = RM_EIO;
-    }
-    if (rc != 0 && f)
-        unlink(tmp);
-    for (size_t m = 0; got && m < u->m; m++)
-        free(got[m]);
-    free(got);
-    free(ps);
-    free(tmp);
-    free(part);
+    struct gathered g = {.got = calloc(u->base.m ? u->base.m : 1, sizeof *g.got)};
+    int rc = g.got ? rm_mrjob_gather(&u->base, r, gather_pairs, &g, err, cap) : RM_ENOMEM;
+    struct reducing rd = {u, &g, err, cap};
+    if (rc == 0)
+        rc = rm_mrjob_write_part(&u->base, r, attempt, write_groups, &rd, err, cap);
+    for (size_t m = 0; g.got && m < u->base.m; m++)
+        free(g.got[m]);
+    free(g.got);
+    free(g.ps);
     return rc;
 }
 
 static int umr_run(void *ctx, uint64_t id, uint32_t attempt, char *err, size_t cap)
 {
     struct umr *u = ctx;
-    return id < u->m ? run_map(u, id, err, cap)
-                     : run_reduce(u, (uint32_t)(id - u->m), attempt, err, cap);
+    return id < u->base.m ? run_map(u, id, err, cap)
+                          : run_reduce(u, (uint32_t)(id - u->base.m), attempt, err, cap);
 }
 
 /* ---- the rest of the kernel -------------------------------------------------------------------- */
 
 static void umr_release(void *ctx)
 {
-    struct umr *u = ctx;
-    rm_inputs_free(&u->in);
-    rm_splits_free(u->splits);
-    free(u->parts);
-    free(u->holder);
-    pthread_mutex_destroy(&u->mu);
-}
-
-static void umr_keys(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes)
-{
-    struct umr *u = ctx;
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t id = first + i;
-        if (id < u->m) {
-            hashes[i] = rm_split_key_hash(&u->in, &u->splits[id]);
-        } else {
-            unsigned char b[12] = {'r', 'e', 'd', 'u'};
-            rm_put_u64(b + 4, id - u->m);
-            hashes[i] = rm_ring_hash(b, sizeof b);
-        }
-    }
-}
-
-static void umr_describe(void *ctx, uint64_t id, char *buf, size_t cap)
-{
-    struct umr *u = ctx;
-    if (id < u->m)
-        snprintf(buf, cap, "%s map task %llu (%s bytes %llu-%llu)", u->job->name,
-                 (unsigned long long)id, u->in.files[u->splits[id].file].path,
-                 (unsigned long long)u->splits[id].start, (unsigned long long)u->splits[id].end);
-    else
-        snprintf(buf, cap, "%s reduce task %llu (partition %llu)", u->job->name,
-                 (unsigned long long)id, (unsigned long long)(id - u->m));
-}
-
-static int umr_attach(void *ctx, int rank, int size, struct rm_shuffle *shuffle)
-{
-    struct umr *u = ctx;
-    (void)size;
-    u->rank = rank;
-    u->shuffle = shuffle;
-    return shuffle ? 0 : RM_EINVAL;
-}
-
-static void umr_holders(void *ctx, uint32_t stage, uint64_t first, uint32_t n,
-                        const uint32_t *holders)
-{
-    struct umr *u = ctx;
-    if (stage != 1 || first != 0 || n != u->m)
-        return;
-    pthread_mutex_lock(&u->mu);
-    memcpy(u->holder, holders, (size_t)n * sizeof *holders);
-    pthread_mutex_unlock(&u->mu);
+    rm_mrjob_close(ctx);
 }
 
 static void count_line(void *ctx, const char *line, size_t klen, size_t len)
@@ -412,7 +332,8 @@ static int umr_finish(void *ctx)
 {
     struct umr *u = ctx;
     u->lines = 0;
-    return rm_output_merge_sorted(u->parts, u->r, u->output, count_line, u, u->job->name);
+    return rm_output_merge_sorted(u->base.parts, u->base.r, u->base.output, count_line, u,
+                                  u->job->name);
 }
 
 static void umr_summary(void *ctx, const struct rm_farm_stats *st, const struct rm_tasktable *tt)
@@ -420,8 +341,8 @@ static void umr_summary(void *ctx, const struct rm_farm_stats *st, const struct 
     struct umr *u = ctx;
     printf("%s: %llu output lines in %.3f s; %zu map and %u reduce tasks, %llu rescheduled, "
            "%llu outputs recomputed; output: %s\n",
-           u->job->name, (unsigned long long)u->lines, st->seconds, u->m, u->r,
-           (unsigned long long)tt->rescheduled, (unsigned long long)tt->lost, u->output);
+           u->job->name, (unsigned long long)u->lines, st->seconds, u->base.m, u->base.r,
+           (unsigned long long)tt->rescheduled, (unsigned long long)tt->lost, u->base.output);
 }
 
 int rm_kernel_usermr_open(const struct rm_options *opts, const struct rm_job *job, int rank,
@@ -438,34 +359,19 @@ int rm_kernel_usermr_open(const struct rm_options *opts, const struct rm_job *jo
     if (!b)
         return RM_ENOMEM;
     struct umr *u = &b->u;
-    u->release = umr_release;
-    pthread_mutex_init(&u->mu, NULL);
+    u->base.release = umr_release;
     u->job = job;
-    u->rank = rank;
-    u->r = opts->partitions;
-    u->output = opts->output;
-    int rc = rm_inputs_expand(opts->inputs, opts->n_inputs, &u->in, err, cap);
-    if (rc == RM_ENOENT || rc == RM_EIO)
-        rc = RM_EUSAGE;
-    if (rc == 0)
-        rc = rm_splits_make(&u->in, opts->split_size, &u->splits, &u->m);
-    if (rc == 0 && !(u->holder = calloc(u->m ? u->m : 1, sizeof *u->holder)))
-        rc = RM_ENOMEM;
+    int rc = rm_mrjob_open(&u->base, job->name, opts, opts->split_size, rank, err, cap);
     if (rc == 0) /* last: it creates the parts directory */
-        rc = rm_output_prepare(opts->output, &u->parts, err, cap);
+        rc = rm_mrjob_prepare_output(&u->base, opts, err, cap);
     if (rc != 0) {
-        umr_release(u);
         free(b);
         return rc;
     }
-    u->stage_tasks[0] = u->m;
-    u->stage_tasks[1] = u->r;
-    b->k = (struct rm_farm_kernel){.name = job->name, .ctx = u, .tasks = u->m + u->r,
-                                   .stages = 2, .stage_tasks = u->stage_tasks,
-                                   .held_outputs = true, .attach = umr_attach,
-                                   .holders = umr_holders, .keys = umr_keys,
-                                   .describe = umr_describe, .run = umr_run,
-                                   .finish = umr_finish, .summary = umr_summary};
+    rm_mrjob_kernel(&u->base, &b->k);
+    b->k.run = umr_run;
+    b->k.finish = umr_finish;
+    b->k.summary = umr_summary;
     *out = &b->k;
     return 0;
 }
