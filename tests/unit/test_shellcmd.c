@@ -187,6 +187,8 @@ static void test_signal_state_not_inherited(void)
     CU_ASSERT_EQUAL_FATAL(rc1, 0);
     char buf[256];
     CU_ASSERT_TRUE(slurp(out, buf, sizeof buf) > 0);
+    if (strcmp(buf, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n") != 0)
+        fprintf(stderr, "the command saw: %s\n", buf);
     CU_ASSERT_STRING_EQUAL(buf, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
     CU_ASSERT_EQUAL_FATAL(rc2, 0);
     CU_ASSERT_EQUAL(r2.status, 143);
