@@ -112,6 +112,18 @@ static long batch_count(const unsigned char *p, size_t len, size_t rec)
     return n;
 }
 
+/* Whether every stage before task id's is done: a task is never assigned (nor backed up)
+ * before that, even by an entry proposed when it was true and applied after a holder's death
+ * reopened an earlier stage. */
+static bool stages_before_done(const struct rm_tasktable *tt, uint64_t id)
+{
+    uint32_t st = rm_tasktable_stage(tt, id);
+    for (uint32_t k = 0; k < st; k++)
+        if (tt->stage_done[k] != tt->stage_first[k + 1] - tt->stage_first[k])
+            return false;
+    return true;
+}
+
 static uint32_t next_attempt(struct rm_tasktable *tt, uint64_t id)
 {
     return ++tt->issued[id];
@@ -127,7 +139,7 @@ static int apply_assign(struct rm_tasktable *tt, const unsigned char *p, size_t 
         return 0; /* proposed before the owner's death was committed */
     for (long i = 0; i < n; i++) {
         uint64_t id = rm_get_u64(p + 9 + 8 * i);
-        if (id >= tt->n || tt->state[id] != RM_TASK_PENDING)
+        if (id >= tt->n || tt->state[id] != RM_TASK_PENDING || !stages_before_done(tt, id))
             continue;
         tt->state[id] = RM_TASK_ASSIGNED;
         tt->owner[id] = owner;

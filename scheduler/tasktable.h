@@ -19,7 +19,8 @@
  *                            defines the job; first entry only; stage s holds the next count[s]
  *                            ids; flags: RM_TT_HELD_OUTPUTS
  *   ASSIGN u8 op=2, u32 owner, u32 n, n x u64 id
- *                            pending -> assigned to owner at the next attempt
+ *                            pending, and every earlier stage done -> assigned to owner at the
+ *                            next attempt
  *   DONE   u8 op=3, u32 rank, u32 n, n x (u64 id, u32 attempt)
  *                            assigned, and rank runs it (as owner or backup) at that attempt
  *                            -> done, held by rank

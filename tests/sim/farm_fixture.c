@@ -773,7 +773,8 @@ int ff_start(struct ff *s)
                                  .batch = p->batch,
                                  .credits = p->credits,
                                  .vnodes = p->vnodes,
-                                 .speculation = p->speculation};
+                                 .speculation = p->speculation,
+                                 .held_outputs = p->held};
     struct rm_farm_io io = {.now = io_now,
                             .propose = io_propose,
                             .send = io_send,

@@ -45,6 +45,7 @@ struct ff_params {
     uint64_t stage_tasks[FF_MAX_STAGES], tasks;
     uint32_t batch, credits, vnodes, max_attempts; /* rm_farm_config */
     bool speculation;
+    bool held;      /* held outputs: a dead rank's done tasks of all but the last stage redo */
     bool must_fail; /* task `doomed` fails every attempt: the job must fail */
     uint64_t doomed;
     uint32_t fail_permille;     /* other attempts that fail */
@@ -64,7 +65,7 @@ struct ff_params {
 
 struct ff_stats {
     uint64_t runs, must_fail, elections, kills, stepdowns, recruits, recruit_snaps, snapshots,
-        executions, extra, by_leader, backups, rescheduled, failures, stale_msgs, stale_done,
+        executions, extra, by_leader, backups, rescheduled, lost, failures, stale_msgs, stale_done,
         stolen, resent, sim_ms, max_ms, max_ms_seed;
 };
 

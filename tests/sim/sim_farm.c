@@ -55,6 +55,7 @@ static void draw_params(struct ff *s, bool stress)
     p->credits = ff_chance(s, 500) ? 0 : (uint32_t)ff_range(s, 1, 4 * p->batch);
     p->vnodes = ff_chance(s, 500) ? 0 : (uint32_t)ff_range(s, 8, 128);
     p->speculation = ff_chance(s, 700);
+    p->held = p->stages > 1 && ff_chance(s, 500);
     p->must_fail = !stress && ff_chance(s, 80);
     if (p->must_fail) {
         p->max_attempts = (uint32_t)ff_range(s, 1, 3);
@@ -94,12 +95,13 @@ static void print_params(const struct ff *s)
     const struct ff_params *p = &s->p;
     fprintf(stderr,
             "seed %" PRIu64 ": %u ranks, %u voters, %" PRIu64 " tasks in %u stages, batch %u, "
-            "credits %u, vnodes %u, speculation %d, max attempts %u, failures %u/1000%s, slow "
+            "credits %u, vnodes %u, speculation %d, held %d, max attempts %u, failures "
+            "%u/1000%s, slow "
             "rank %d (x%u), kills <= %u, step-downs %u, faults in %" PRIu64
             " ms, %s leaders, recruit %d, net <= %u ms, spikes %u/1000, busy %u/1000, "
             "snapshots %u/1000\n",
             s->seed, p->n, p->voters, p->tasks, p->stages, p->batch, p->credits, p->vnodes,
-            p->speculation, p->max_attempts, p->fail_permille, p->must_fail ? " (must fail)" : "",
+            p->speculation, p->held, p->max_attempts, p->fail_permille, p->must_fail ? " (must fail)" : "",
             p->slow == FF_NONE ? -1 : (int)p->slow, p->slow_factor, p->max_kills, p->stepdowns,
             p->fault_ms, p->lagging ? "lagging" : "caught-up", p->recruit, p->net_ms,
             p->spike_permille, p->busy_permille, p->snap_permille);
@@ -120,6 +122,7 @@ static void add_stats(struct ff_stats *t, const struct ff_stats *x, uint64_t see
     t->by_leader += x->by_leader;
     t->backups += x->backups;
     t->rescheduled += x->rescheduled;
+    t->lost += x->lost;
     t->failures += x->failures;
     t->stale_msgs += x->stale_msgs;
     t->stale_done += x->stale_done;
@@ -179,10 +182,10 @@ static void print_totals(uint64_t seeds, uint64_t first, int failures)
            t->snapshots);
     printf("  %" PRIu64 " executions (%" PRIu64 " beyond one per task, %" PRIu64
            " on the leader), %" PRIu64 " backups, %" PRIu64 " rescheduled, %" PRIu64
-           " failed attempts, %" PRIu64 " tasks stolen, %" PRIu64 " stale completions, %" PRIu64
-           " stale frames\n",
-           t->executions, t->extra, t->by_leader, t->backups, t->rescheduled, t->failures,
-           t->stolen, t->stale_done, t->stale_msgs);
+           " held outputs lost and redone, %" PRIu64 " failed attempts, %" PRIu64
+           " tasks stolen, %" PRIu64 " stale completions, %" PRIu64 " stale frames\n",
+           t->executions, t->extra, t->by_leader, t->backups, t->rescheduled, t->lost,
+           t->failures, t->stolen, t->stale_done, t->stale_msgs);
     printf("  simulated %" PRIu64 " s in all; longest run %" PRIu64 " ms (seed %" PRIu64 ")\n",
            t->sim_ms / 1000, t->max_ms, t->max_ms_seed);
 }

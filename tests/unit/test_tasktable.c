@@ -312,11 +312,15 @@ static void test_stages(void)
     CU_ASSERT_EQUAL(rm_tasktable_stage(&tt, 2), 0);
     CU_ASSERT_EQUAL(rm_tasktable_stage(&tt, 3), 2); /* stage 1 is empty */
     CU_ASSERT_EQUAL(rm_tasktable_stage(&tt, 4), 2);
-    uint64_t ids[] = {1, 4};
-    uint32_t att[] = {1, 1};
-    assign(&tt, 0, ids, 2);
-    done(&tt, 0, ids, att, 2);
-    CU_ASSERT_EQUAL(tt.stage_done[0], 1);
+    uint64_t ids[] = {0, 1, 2, 4};
+    uint32_t att[] = {1, 1, 1, 1};
+    assign(&tt, 0, ids + 3, 1); /* stage 2 before stage 0 is done: refused */
+    CU_ASSERT_EQUAL(tt.state[4], RM_TASK_PENDING);
+    assign(&tt, 0, ids, 3);
+    done(&tt, 0, ids, att, 3);
+    assign(&tt, 0, ids + 3, 1); /* stage 1 is empty, so stage 2 may start */
+    done(&tt, 0, ids + 3, att, 1);
+    CU_ASSERT_EQUAL(tt.stage_done[0], 3);
     CU_ASSERT_EQUAL(tt.stage_done[2], 1);
     unsigned char *snap;
     struct rm_tasktable copy;
@@ -324,6 +328,7 @@ static void test_stages(void)
     CU_ASSERT_EQUAL_FATAL(rm_tasktable_encode(&tt, &snap, &len), 0);
     CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len), 0);
     CU_ASSERT_EQUAL(copy.stage_done[2], 1);
+    CU_ASSERT_EQUAL(copy.stage_done[0], 3);
     CU_ASSERT_EQUAL(copy.stage_first[2], 3);
     CU_ASSERT_EQUAL(copy.max_attempts, 2);
     free(snap);
@@ -351,6 +356,8 @@ static void test_held_outputs_lost_with_their_holder(void)
     assign(&tt, 3, reds + 1, 1);
     done(&tt, 3, reds + 1, one, 1); /* reduce 4 is done: its output is on disk, kept */
     dead(&tt, 1); /* held the outputs of maps 0 and 1 */
+    assign(&tt, 2, reds, 1); /* proposed before the death: refused, stage 0 is open again */
+    CU_ASSERT_EQUAL(tt.state[3], RM_TASK_PENDING);
     CU_ASSERT_EQUAL(tt.state[0], RM_TASK_PENDING);
     CU_ASSERT_EQUAL(tt.state[1], RM_TASK_PENDING);
     CU_ASSERT_EQUAL(tt.state[2], RM_TASK_DONE);
