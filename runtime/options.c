@@ -164,6 +164,15 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
     }
     if (strcmp(name, "--max-attempts") == 0)
         return parse_u32(name, v, 1, 255, &o->max_attempts, err, len);
+    if (strcmp(name, "--bounded-load") == 0) {
+        char *end = NULL;
+        double c = v ? strtod(v, &end) : 0;
+        if (!v || end == v || *end || !(c == 0 || (c >= 1.0 && c <= 100.0)))
+            return fail(err, len, "option --bounded-load: '%s' is not 0 (off) or a number from 1 "
+                        "to 100", v ? v : "");
+        o->bounded_load = c;
+        return 0;
+    }
     if (strcmp(name, "--vnodes") == 0)
         return parse_u32(name, v, 1, 65536, &o->vnodes, err, len);
     if (strcmp(o->kernel, "info") != 0 && strcmp(name, "--output") == 0) {
@@ -438,6 +447,8 @@ void rm_options_print_help(const char *kernel, void *file)
           "  --max-attempts N      a task that fails N times fails the job (exit 3) [3]\n"
           "  --no-speculation      no backup copies of straggling tasks\n"
           "  --vnodes N            virtual nodes per rank on the placement ring [4096]\n"
+          "  --bounded-load C      cap each rank at C x its share of a stage's tasks (for\n"
+          "                        skewed keys; e.g. 1.25); 0 off [0]\n"
           "  --bind core|none      pin each rank to a core with hwloc [core]\n"
           "  --bind-policy compact|scatter\n"
           "                        compact fills one package first; scatter round-robins\n"

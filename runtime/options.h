@@ -33,6 +33,7 @@ struct rm_options {
     uint32_t max_attempts;     /* --max-attempts: failed attempts that fail a task [3] */
     uint32_t vnodes;           /* --vnodes: ring virtual nodes per rank [4096] */
     bool speculation;          /* backup copies of stragglers; --no-speculation turns off [on] */
+    double bounded_load;       /* --bounded-load C: cap each rank at C x the mean [0 = off] */
     /* input and output */
     uint64_t split_size;       /* --split-size: bytes of text input per map task [32M] */
     uint32_t compression;      /* --compression: zstd level of shuffled data; 0 off [1] */

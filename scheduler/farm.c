@@ -266,9 +266,45 @@ static int place(struct rm_farm *f, uint64_t id, uint32_t avoid)
     return any;
 }
 
+/* Queues a pending task on worker o if o is one, else on the best other (see place). */
+static int enqueue_on(struct rm_farm *f, uint64_t id, uint32_t o)
+{
+    int w = is_worker(f, o) ? (int)o : place(f, id, RM_TT_NONE);
+    if (w < 0)
+        return 0; /* no worker at all: requeued when one shows up (never, alone) */
+    return q_push(&f->q[w], id);
+}
+
+/* enqueue_stage with bounded loads: no member owns more than bounded_load x its share of the
+ * stage's pending tasks (rm_ring_assign_bounded), for skewed keys. */
+static int enqueue_bounded(struct rm_farm *f, uint64_t first, uint64_t last)
+{
+    uint64_t n = 0;
+    for (uint64_t id = first; id < last; id++)
+        n += f->tt.state[id] == RM_TASK_PENDING && !f->reserved[id];
+    uint64_t *ids = malloc((n ? n : 1) * sizeof *ids), *hashes = malloc((n ? n : 1) * 8);
+    uint32_t *owners = malloc((n ? n : 1) * sizeof *owners);
+    int rc = ids && hashes && owners ? 0 : RM_ENOMEM;
+    for (uint64_t id = first, k = 0; rc == 0 && id < last; id++)
+        if (f->tt.state[id] == RM_TASK_PENDING && !f->reserved[id]) {
+            ids[k] = id;
+            hashes[k++] = f->tt.key[id];
+        }
+    if (rc == 0)
+        rc = rm_ring_assign_bounded(f->ring, hashes, (size_t)n, f->cfg.bounded_load, owners);
+    for (uint64_t k = n; rc == 0 && k-- > 0;) /* ids ascending from each queue's end */
+        rc = enqueue_on(f, ids[k], owners[k]);
+    free(ids);
+    free(hashes);
+    free(owners);
+    return rc;
+}
+
 /* Queues the pending tasks of stage s on their workers, ids ascending from each queue's end. */
 static int enqueue_stage(struct rm_farm *f, uint32_t s)
 {
+    if (f->cfg.bounded_load >= 1.0)
+        return enqueue_bounded(f, f->tt.stage_first[s], f->tt.stage_first[s + 1]);
     enum { CHUNK = 4096 };
     uint64_t first = f->tt.stage_first[s], last = f->tt.stage_first[s + 1];
     uint32_t owners[CHUNK];
@@ -280,11 +316,7 @@ static int enqueue_stage(struct rm_farm *f, uint32_t s)
         for (uint64_t id = hi; id-- > lo;) {
             if (f->tt.state[id] != RM_TASK_PENDING || f->reserved[id])
                 continue;
-            uint32_t o = owners[id - lo];
-            int w = is_worker(f, o) ? (int)o : place(f, id, RM_TT_NONE);
-            if (w < 0)
-                continue; /* no worker at all: requeued when one shows up (never, alone) */
-            if (q_push(&f->q[w], id) != 0)
+            if (enqueue_on(f, id, owners[id - lo]) != 0)
                 return RM_ENOMEM;
         }
         hi = lo;

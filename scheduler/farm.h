@@ -87,6 +87,8 @@ struct rm_farm_config {
     uint32_t credits;            /* tasks in flight per worker [2 x batch if 0] */
     uint32_t vnodes;             /* ring virtual nodes per rank [ring default if 0] */
     bool speculation;            /* backup copies of stragglers */
+    double bounded_load;         /* >= 1: cap each member at this x its share of a stage's
+                                    tasks (consistent hashing with bounded loads); 0: off */
     bool held_outputs;           /* outputs live in their holders' memory (RM_TT_HELD_OUTPUTS) */
     double straggler_after;      /* fraction of a stage done before backups [0.75 if 0] */
     double straggler_factor;     /* x the median task time [1.5 if 0] */

@@ -512,6 +512,7 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
                                 .batch = batch > RM_TT_MAX_BATCH ? RM_TT_MAX_BATCH : batch,
                                 .vnodes = opts->vnodes, .speculation = opts->speculation,
                                 .held_outputs = kernel->held_outputs,
+                                .bounded_load = opts->bounded_load,
                                 .leaderless_ns = leaderless < 5000 * RM_NS_PER_MS
                                                      ? 5000 * RM_NS_PER_MS
                                                      : leaderless};

@@ -774,7 +774,8 @@ int ff_start(struct ff *s)
                                  .credits = p->credits,
                                  .vnodes = p->vnodes,
                                  .speculation = p->speculation,
-                                 .held_outputs = p->held};
+                                 .held_outputs = p->held,
+                                 .bounded_load = p->bounded};
     struct rm_farm_io io = {.now = io_now,
                             .propose = io_propose,
                             .send = io_send,

@@ -45,6 +45,7 @@ struct ff_params {
     uint64_t stage_tasks[FF_MAX_STAGES], tasks;
     uint32_t batch, credits, vnodes, max_attempts; /* rm_farm_config */
     bool speculation;
+    double bounded; /* rm_farm_config.bounded_load: 0 or 1.1..2 */
     bool held;      /* held outputs: a dead rank's done tasks of all but the last stage redo */
     bool must_fail; /* task `doomed` fails every attempt: the job must fail */
     uint64_t doomed;

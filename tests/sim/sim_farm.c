@@ -56,6 +56,7 @@ static void draw_params(struct ff *s, bool stress)
     p->vnodes = ff_chance(s, 500) ? 0 : (uint32_t)ff_range(s, 8, 128);
     p->speculation = ff_chance(s, 700);
     p->held = p->stages > 1 && ff_chance(s, 500);
+    p->bounded = ff_chance(s, 300) ? 1.1 + (double)ff_range(s, 0, 9) / 10.0 : 0;
     p->must_fail = !stress && ff_chance(s, 80);
     if (p->must_fail) {
         p->max_attempts = (uint32_t)ff_range(s, 1, 3);

@@ -47,6 +47,47 @@ static void test_values(void)
     CU_ASSERT_EQUAL(o.suspect_ms, 900);
 }
 
+/* The scheduler and input/output options, and the kernels that take them. */
+static void test_kernel_options(void)
+{
+    struct rm_options o;
+    char err[256];
+    CU_ASSERT_EQUAL(PARSE(&o, err, "wordcount", "--input", "a", "b/", "--output=o.tsv",
+                          "--split-size", "64K", "--partitions", "3", "--bounded-load", "1.25",
+                          "--max-attempts", "5", "--no-speculation", "--case-sensitive"),
+                    0);
+    CU_ASSERT_EQUAL(o.n_inputs, 2);
+    CU_ASSERT_STRING_EQUAL(o.inputs[1], "b/");
+    CU_ASSERT_STRING_EQUAL(o.output, "o.tsv");
+    CU_ASSERT_EQUAL(o.split_size, 65536);
+    CU_ASSERT_EQUAL(o.partitions, 3);
+    CU_ASSERT_DOUBLE_EQUAL(o.bounded_load, 1.25, 1e-9);
+    CU_ASSERT_EQUAL(o.max_attempts, 5);
+    CU_ASSERT_FALSE(o.speculation);
+    CU_ASSERT_TRUE(o.case_sensitive);
+    CU_ASSERT_EQUAL(PARSE(&o, err, "grep", "--pattern", "a|b", "--input=x", "--output", "y"), 0);
+    CU_ASSERT_STRING_EQUAL(o.inputs[0], "x");
+    CU_ASSERT_STRING_EQUAL(o.pattern, "a|b");
+    CU_ASSERT_EQUAL(PARSE(&o, err, "grep", "--input", "x", "--output", "y"), RM_EUSAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "grep needs --pattern"));
+    CU_ASSERT_EQUAL(PARSE(&o, err, "wordcount", "--output", "y"), RM_EUSAGE);
+    CU_ASSERT_EQUAL(PARSE(&o, err, "wordcount", "--input", "--output", "y"), RM_EUSAGE);
+    CU_ASSERT_EQUAL(PARSE(&o, err, "wordcount", "--input", "a", "--input", "b", "--output", "y"),
+                    RM_EUSAGE);
+    CU_ASSERT_EQUAL(PARSE(&o, err, "noop", "--bounded-load", "0.9"), RM_EUSAGE);
+    CU_ASSERT_EQUAL(PARSE(&o, err, "noop", "--bounded-load", "x"), RM_EUSAGE);
+    CU_ASSERT_EQUAL(PARSE(&o, err, "noop", "--split-size", "1M"), RM_EUSAGE); /* not noop's */
+    CU_ASSERT_EQUAL(PARSE(&o, err, "tasks", "--input", "a", "b", "--output", "y"), RM_EUSAGE);
+    CU_ASSERT_EQUAL(PARSE(&o, err, "tasks", "--input", "a", "--output", "y", "--retries", "2",
+                          "--timeout", "30"),
+                    0);
+    CU_ASSERT_EQUAL(o.retries, 2);
+    CU_ASSERT_EQUAL(o.timeout_s, 30);
+    CU_ASSERT_EQUAL(PARSE(&o, err, "sort", "--input", "a", "--output", "b", "--compression", "0"),
+                    0);
+    CU_ASSERT_EQUAL(o.compression, 0);
+}
+
 static void test_errors(void)
 {
     struct rm_options o;
@@ -101,6 +142,7 @@ int main(void)
         return 1;
     CU_pSuite s = CU_add_suite("options", NULL, NULL);
     CU_add_test(s, "defaults", test_defaults);
+    CU_add_test(s, "kernel and scheduler options", test_kernel_options);
     CU_add_test(s, "values", test_values);
     CU_add_test(s, "errors", test_errors);
     CU_add_test(s, "sizes", test_sizes);
