@@ -134,7 +134,9 @@ static void child_reset_signals(void)
     sigemptyset(&dfl.sa_mask);
     for (int sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL); /* EINVAL for the C library's own signals: fine */
+            sigaction(sig, &dfl, NULL); /* EINVAL for the C library's own signals (32 and 33
+                                           * with glibc): they keep whatever the rank
+                                           * inherited, which commands never rely on */
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +11,12 @@
 
 #include "ringmaster.h"
 
-static const char *const kernels[] = {"grep", "invindex", "noop", "sort", "tasks", "wordcount"};
+static const char *const kernels[] = {"grep",  "histogram", "invindex", "noop",
+                                      "sort", "tasks",     "wordcount"};
 
 const char *rm_options_kernels(void)
 {
-    return "grep, invindex, noop, sort, tasks, wordcount";
+    return "grep, histogram, invindex, noop, sort, tasks, wordcount";
 }
 
 /* Kernels that read split --input files and write one --output file. */
@@ -22,7 +24,7 @@ static bool reads_text(const char *kernel)
 {
     return strcmp(kernel, "wordcount") == 0 || strcmp(kernel, "grep") == 0 ||
            strcmp(kernel, "invindex") == 0 || strcmp(kernel, "sort") == 0 ||
-           strcmp(kernel, "job") == 0;
+           strcmp(kernel, "histogram") == 0 || strcmp(kernel, "job") == 0;
 }
 
 /* Kernels that shuffle (map-reduce with a reduce stage). */
@@ -51,6 +53,7 @@ void rm_options_defaults(struct rm_options *o)
     o->split_size = 32u << 20;
     o->compression = 1;
     o->partitions = 16;
+    o->bins = 10;
 }
 
 static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -181,6 +184,24 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
         o->output = v;
         return 0;
     }
+    if (strcmp(o->kernel, "histogram") == 0 && strcmp(name, "--dataset") == 0) {
+        if (!v || !*v)
+            return fail(err, len, "option --dataset needs a dataset name");
+        o->dataset = v;
+        return 0;
+    }
+    if (strcmp(o->kernel, "histogram") == 0 && strcmp(name, "--bins") == 0)
+        return parse_u32(name, v, 1, 1u << 24, &o->bins, err, len);
+    if (strcmp(o->kernel, "histogram") == 0 &&
+        (strcmp(name, "--min") == 0 || strcmp(name, "--max") == 0)) {
+        char *end = NULL;
+        double x = v ? strtod(v, &end) : 0;
+        if (!v || end == v || *end || !isfinite(x))
+            return fail(err, len, "option %s: '%s' is not a finite number", name, v ? v : "");
+        *(name[3] == 'i' ? &o->min : &o->max) = x;
+        *(name[3] == 'i' ? &o->have_min : &o->have_max) = true;
+        return 0;
+    }
     if (strcmp(o->kernel, "grep") == 0 && strcmp(name, "--pattern") == 0) {
         if (!v)
             return fail(err, len, "option --pattern needs a regular expression");
@@ -244,6 +265,8 @@ static int finish(struct rm_options *o, char *err, size_t len)
         return 0;
     if (strcmp(o->kernel, "grep") == 0 && !o->pattern)
         return fail(err, len, "grep needs --pattern ERE");
+    if (strcmp(o->kernel, "histogram") == 0 && !o->dataset)
+        return fail(err, len, "histogram needs --dataset NAME");
     if (reads_text(o->kernel)) {
         if (o->n_inputs == 0)
             return fail(err, len, "%s needs --input PATH [PATH...]",
@@ -388,6 +411,17 @@ void rm_options_print_help(const char *kernel, void *file)
               "  --input PATH...       text files or directories (required)\n"
               "  --output FILE         the matches (required; every rank must see its directory)\n"
               "  --split-size SIZE     bytes of input per task; K, M, G allowed [32M]\n\n",
+              f);
+    if (kernel && strcmp(kernel, "histogram") == 0)
+        fputs("Usage: ringmaster run histogram --dataset NAME --input F.h5... --output O [options]\n"
+              "Bins the values of an HDF5 float64 dataset (any shape, read in row blocks of\n"
+              "the first dimension) into equal bins. Output: low<TAB>high<TAB>count lines,\n"
+              "or with a .h5 name the datasets /edges (bins + 1 float64) and /counts (uint64).\n\n"
+              "Kernel options:\n"
+              "  --dataset NAME        the dataset, e.g. /values (required)\n"
+              "  --bins N              number of bins [10]\n"
+              "  --min X --max Y       the binned range; without them, the data's finite range\n"
+              "  --split-size SIZE     bytes of the dataset per task [32M]\n\n",
               f);
     if (kernel && strcmp(kernel, "sort") == 0)
         fputs("Usage: ringmaster run sort --input PATH [PATH...] --output FILE [options]\n"

@@ -40,6 +40,10 @@ struct rm_options {
     uint32_t partitions;       /* --partitions: reduce tasks [16] */
     bool case_sensitive;       /* wordcount --case-sensitive */
     const char *pattern;       /* grep --pattern ERE; borrowed from argv */
+    const char *dataset;       /* histogram --dataset NAME */
+    uint32_t bins;             /* histogram --bins [10] */
+    double min, max;           /* histogram --min, --max */
+    bool have_min, have_max;
     char *const *inputs;       /* --input PATH [PATH...]: borrowed from argv (the array too), or
                                   input_eq after --input=PATH: do not copy a parsed struct */
     uint32_t n_inputs;

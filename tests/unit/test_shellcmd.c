@@ -187,9 +187,15 @@ static void test_signal_state_not_inherited(void)
     CU_ASSERT_EQUAL_FATAL(rc1, 0);
     char buf[256];
     CU_ASSERT_TRUE(slurp(out, buf, sizeof buf) > 0);
-    if (strcmp(buf, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n") != 0)
+    /* Signals 32 and 33 (bits 31 and 32) belong to the C library, which refuses to change
+     * them: if whatever started this test ignored them, the command inherits that (seen under
+     * some CI launchers). Every other signal must be back to its default and unblocked. */
+    unsigned long long blk = 1, ignored = 1;
+    CU_ASSERT_EQUAL(sscanf(buf, "SigBlk:\t%llx\nSigIgn:\t%llx", &blk, &ignored), 2);
+    if (blk != 0 || (ignored & ~0x180000000ull) != 0)
         fprintf(stderr, "the command saw: %s\n", buf);
-    CU_ASSERT_STRING_EQUAL(buf, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+    CU_ASSERT_EQUAL(blk, 0);
+    CU_ASSERT_EQUAL(ignored & ~0x180000000ull, 0);
     CU_ASSERT_EQUAL_FATAL(rc2, 0);
     CU_ASSERT_EQUAL(r2.status, 143);
     CU_ASSERT_EQUAL(r2.output_bytes, 0);
