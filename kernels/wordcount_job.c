@@ -13,11 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "kernels/h5out.h"
 #include "kernels/mrjob.h"
 #include "kernels/output.h"
 #include "kernels/wordcount.h"
 #include "ringmaster.h"
+#include "runtime/log.h"
 #include "scheduler/shuffle.h"
 
 #define TOP 10
@@ -25,6 +28,11 @@
 struct wc_job {
     struct rm_mrjob base; /* first: see mrjob.h */
     bool case_sensitive;
+    bool h5;              /* the output is HDF5: /words and /counts */
+    char **h5_words;      /* the merged words and counts, collected for HDF5 (finish) */
+    uint64_t *h5_counts;
+    size_t h5_n, h5_cap;
+    bool h5_nomem;
     /* filled by finish, for the summary */
     uint64_t words, distinct;
     char top_word[TOP][64]; /* the most frequent words, cut at 63 bytes */
@@ -32,8 +40,11 @@ struct wc_job {
     size_t n_top;
 };
 
+static void free_h5(struct wc_job *j);
+
 static void job_release(void *ctx)
 {
+    free_h5(ctx);
     rm_mrjob_close(ctx);
 }
 
@@ -136,6 +147,71 @@ static void count_line(void *ctx, const char *line, size_t klen, size_t len)
     j->words += count;
     j->distinct++;
     note_top(j, line, klen, count);
+    if (!j->h5 || j->h5_nomem)
+        return;
+    if (j->h5_n == j->h5_cap) {
+        size_t c = j->h5_cap ? 2 * j->h5_cap : 4096;
+        char **w = realloc(j->h5_words, c * sizeof *w);
+        if (w)
+            j->h5_words = w;
+        uint64_t *n = w ? realloc(j->h5_counts, c * sizeof *n) : NULL;
+        if (n)
+            j->h5_counts = n;
+        if (!w || !n) {
+            j->h5_nomem = true;
+            return;
+        }
+        j->h5_cap = c;
+    }
+    char *word = strndup(line, klen);
+    if (!word) {
+        j->h5_nomem = true;
+        return;
+    }
+    j->h5_words[j->h5_n] = word;
+    j->h5_counts[j->h5_n++] = count;
+}
+
+static void free_h5(struct wc_job *j)
+{
+    for (size_t i = 0; i < j->h5_n; i++)
+        free(j->h5_words[i]);
+    free(j->h5_words);
+    free(j->h5_counts);
+    j->h5_words = NULL;
+    j->h5_counts = NULL;
+    j->h5_n = j->h5_cap = 0;
+}
+
+/* HDF5 output: merge the parts into a scratch TSV beside the output (collecting the words),
+ * write /words and /counts under a temporary name, rename. */
+static int finish_h5(struct wc_job *j)
+{
+    const char *output = j->base.output;
+    size_t ol = strlen(output) + 48;
+    char *merged = malloc(ol), *tmp = malloc(ol);
+    int rc = merged && tmp ? 0 : RM_ENOMEM;
+    if (rc == 0) {
+        snprintf(merged, ol, "%s.merged.%d", output, (int)getpid());
+        snprintf(tmp, ol, "%s.tmp.%d", output, (int)getpid());
+        rc = rm_output_merge_sorted(j->base.parts, j->base.r, merged, count_line, j,
+                                    "wordcount");
+        unlink(merged);
+    }
+    if (rc == 0 && j->h5_nomem)
+        rc = RM_ENOMEM;
+    if (rc == 0)
+        rc = rm_h5_write_words(tmp, (const char *const *)j->h5_words, j->h5_counts, j->h5_n);
+    if (rc == 0 && rename(tmp, output) != 0)
+        rc = RM_EIO;
+    if (rc != 0 && tmp) {
+        rm_error("wordcount: cannot write %s: %s", output, rm_strerror(rc));
+        unlink(tmp);
+    }
+    free_h5(j);
+    free(merged);
+    free(tmp);
+    return rc;
 }
 
 static int job_finish(void *ctx)
@@ -143,6 +219,8 @@ static int job_finish(void *ctx)
     struct wc_job *j = ctx;
     j->words = j->distinct = 0;
     j->n_top = 0;
+    if (j->h5)
+        return finish_h5(j);
     return rm_output_merge_sorted(j->base.parts, j->base.r, j->base.output, count_line, j,
                                   "wordcount");
 }
@@ -167,11 +245,6 @@ int rm_kernel_wordcount_open(const struct rm_options *opts, int rank,
                              struct rm_farm_kernel **out, char *err, size_t cap)
 {
     size_t ol = strlen(opts->output);
-    if (ol >= 3 && strcmp(opts->output + ol - 3, ".h5") == 0) {
-        snprintf(err, cap, "--output %s: HDF5 output is not available yet; use a .tsv name",
-                 opts->output);
-        return RM_EUSAGE;
-    }
     struct {
         struct rm_farm_kernel k;
         struct wc_job j;
@@ -181,6 +254,7 @@ int rm_kernel_wordcount_open(const struct rm_options *opts, int rank,
     struct wc_job *j = &b->j;
     j->base.release = job_release;
     j->case_sensitive = opts->case_sensitive;
+    j->h5 = ol >= 3 && strcmp(opts->output + ol - 3, ".h5") == 0;
     int rc = rm_mrjob_open(&j->base, "wordcount", opts, opts->split_size, rank, err, cap);
     if (rc == 0) /* last: it creates the parts directory */
         rc = rm_mrjob_prepare_output(&j->base, opts, err, cap);

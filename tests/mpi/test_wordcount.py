@@ -3,11 +3,13 @@
 (b) 6 ranks, a worker that holds map outputs is killed once the reduce stage has started: the
     outputs it held are recomputed and the answer is still right;
 (c) 6 ranks, the leader is killed during the map stage;
+(d) HDF5 output (/words, /counts), read back with h5dump;
 and bad input: a missing file gives exit 2 and one line, and leaves no output behind."""
 import collections
 import os
 import random
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -115,6 +117,25 @@ t.check(rc is not None, "leader: the job did not end")
 check_output("leader", out, so)
 if t.failures:
     print(se[-5000:])
+
+# (d) HDF5 output: /words and /counts, read back with h5dump.
+out = os.path.join(work, "d.h5")
+job = t.Job(3, [ringmaster, "run", "wordcount", "--input", corpus, sub, "--output", out,
+                "--split-size", "128K"])
+rc = job.wait(timeout=120)
+t.check(rc is not None and os.path.exists(out), "hdf5: no output")
+if os.path.exists(out):
+    raw = os.path.join(work, "counts.bin")
+    subprocess.run(["h5dump", "-d", "/counts", "-b", "LE", "-o", raw, out], check=True,
+                   capture_output=True, timeout=60)
+    blob = open(raw, "rb").read()
+    got_counts = list(struct.unpack(f"<{len(blob) // 8}Q", blob))
+    text = subprocess.run(["h5dump", "-y", "-d", "/words", out], check=True,
+                          capture_output=True, timeout=60).stdout.decode()
+    got_words = re.findall(r'"([A-Za-z]*)"', text.split("DATA", 1)[1])
+    want = sorted(counts.items())
+    t.check(got_words == [w.decode() for w, _ in want], "hdf5: /words differs")
+    t.check(got_counts == [n for _, n in want], "hdf5: /counts differs")
 
 # Bad input: exit 2, one line, nothing written.
 out = os.path.join(work, "bad.tsv")
