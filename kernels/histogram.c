@@ -18,7 +18,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,37 +25,26 @@
 
 #include <hdf5.h>
 
+#include "kernels/h5data.h"
 #include "kernels/kernel.h"
 #include "kernels/output.h"
 #include "ringmaster.h"
 #include "runtime/frame.h"
 #include "scheduler/ring.h"
 #include "scheduler/shuffle.h"
-#include "scheduler/split.h"
-
-struct block {
-    size_t file;
-    uint64_t row0, rows;
-};
 
 struct hist {
     void (*release)(void *ctx); /* first: see rm_kernel_close */
-    struct rm_input_set in;
+    struct rm_h5data d;         /* the blocks, and the holders of each stage's outputs */
     const char *dataset, *output;
     char *parts;
     uint32_t bins;
     bool bounded; /* --min and --max given */
     double lo, hi;
-    uint64_t *row_values; /* per file: values per row of the first dimension */
-    struct block *blocks;
-    size_t m;
+    size_t m;     /* blocks */
     uint32_t stages;
     uint64_t stage_tasks[3];
     uint64_t count_first; /* first id of the count stage */
-    int rank;
-    struct rm_shuffle *shuffle;
-    pthread_mutex_t mu;
-    uint32_t *holder[3]; /* per stage: the holders of its outputs, as announced (under mu) */
     /* for the summary */
     uint64_t total, below, above, nan;
 };
@@ -69,13 +57,8 @@ struct hist {
 static void hist_release(void *ctx)
 {
     struct hist *h = ctx;
-    rm_inputs_free(&h->in);
-    free(h->row_values);
-    free(h->blocks);
+    rm_h5data_close(&h->d);
     free(h->parts);
-    for (int s = 0; s < 3; s++)
-        free(h->holder[s]);
-    pthread_mutex_destroy(&h->mu);
 }
 
 /* The stage of task id and its block (count and range tasks share the blocks). */
@@ -99,17 +82,8 @@ static void hist_keys(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes)
     for (uint64_t i = 0; i < n; i++) {
         size_t b;
         uint32_t st = stage_of(h, first + i, &b);
-        const char *path = h->in.files[h->blocks[b].file].path;
-        size_t pl = strlen(path), dl = strlen(h->dataset);
-        unsigned char key[4096];
-        size_t kl = 0;
-        if (st + 1 < h->stages && pl + dl + 10 <= sizeof key) { /* file, dataset, first row */
-            memcpy(key, path, pl + 1);
-            memcpy(key + pl + 1, h->dataset, dl + 1);
-            rm_put_u64(key + pl + dl + 2, h->blocks[b].row0);
-            kl = pl + dl + 10;
-        }
-        hashes[i] = kl ? rm_ring_hash(key, kl) : rm_ring_hash("histogram-sum", 13);
+        hashes[i] = st + 1 < h->stages ? rm_h5data_key(&h->d, b)
+                                       : rm_ring_hash("histogram-sum", 13);
     }
 }
 
@@ -124,17 +98,17 @@ static void hist_describe(void *ctx, uint64_t id, char *buf, size_t cap)
         snprintf(buf, cap, "histogram sum task %llu", (unsigned long long)id);
     else
         snprintf(buf, cap, "histogram %s task %llu (%s:%s rows %llu-%llu)", name,
-                 (unsigned long long)id, h->in.files[h->blocks[b].file].path, h->dataset,
-                 (unsigned long long)h->blocks[b].row0,
-                 (unsigned long long)(h->blocks[b].row0 + h->blocks[b].rows));
+                 (unsigned long long)id, h->d.in.files[h->d.blocks[b].file].path, h->dataset,
+                 (unsigned long long)h->d.blocks[b].row0,
+                 (unsigned long long)(h->d.blocks[b].row0 + h->d.blocks[b].rows));
 }
 
 static int hist_attach(void *ctx, int rank, int size, struct rm_shuffle *shuffle)
 {
     struct hist *h = ctx;
     (void)size;
-    h->rank = rank;
-    h->shuffle = shuffle;
+    h->d.rank = rank;
+    h->d.shuffle = shuffle;
     return shuffle ? 0 : RM_EINVAL;
 }
 
@@ -142,85 +116,7 @@ static void hist_holders(void *ctx, uint32_t stage, uint64_t first, uint32_t n,
                          const uint32_t *holders)
 {
     struct hist *h = ctx;
-    if (stage == 0 || stage >= h->stages || !h->holder[stage - 1])
-        return;
-    (void)first;
-    pthread_mutex_lock(&h->mu);
-    memcpy(h->holder[stage - 1], holders, (size_t)n * sizeof *holders);
-    pthread_mutex_unlock(&h->mu);
-}
-
-/* Reads a block's values; *vals is malloc'd. Returns 0 or RM_EIO with err set. */
-static int read_block(struct hist *h, const struct block *b, double **vals, size_t *n, char *err,
-                      size_t cap)
-{
-    const char *path = h->in.files[b->file].path;
-    uint64_t per = h->row_values[b->file];
-    *n = (size_t)(b->rows * per);
-    *vals = malloc((*n ? *n : 1) * sizeof **vals);
-    if (!*vals)
-        return RM_ENOMEM;
-    int rc = RM_EIO;
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), ds = -1, fs = -1, ms = -1;
-    if (f >= 0)
-        ds = H5Dopen2(f, h->dataset, H5P_DEFAULT);
-    if (ds >= 0)
-        fs = H5Dget_space(ds);
-    if (fs >= 0) {
-        int rank = H5Sget_simple_extent_ndims(fs);
-        hsize_t dims[H5S_MAX_RANK], start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
-        if (rank >= 1 && H5Sget_simple_extent_dims(fs, dims, NULL) == rank) {
-            memcpy(count, dims, sizeof dims);
-            start[0] = b->row0;
-            count[0] = b->rows;
-            hsize_t flat = *n;
-            ms = H5Screate_simple(1, &flat, NULL);
-            if (ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
-                H5Dread(ds, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, *vals) >= 0)
-                rc = 0;
-        }
-    }
-    if (ms >= 0)
-        H5Sclose(ms);
-    if (fs >= 0)
-        H5Sclose(fs);
-    if (ds >= 0)
-        H5Dclose(ds);
-    if (f >= 0)
-        H5Fclose(f);
-    if (rc != 0) {
-        snprintf(err, cap, "cannot read %s:%s rows %llu-%llu", path, h->dataset,
-                 (unsigned long long)b->row0, (unsigned long long)(b->row0 + b->rows));
-        free(*vals);
-        *vals = NULL;
-    }
-    return rc;
-}
-
-/* Gathers the outputs of the m tasks of stage st (ids first..first+m) into one buffer each. */
-static int gather(struct hist *h, uint32_t st, uint64_t first, size_t m, size_t want,
-                  unsigned char *all, char *err, size_t cap)
-{
-    for (size_t i = 0; i < m; i++) {
-        pthread_mutex_lock(&h->mu);
-        uint32_t holder = h->holder[st][i];
-        pthread_mutex_unlock(&h->mu);
-        unsigned char *buf = NULL;
-        size_t len = 0;
-        int rc = rm_shuffle_fetch(h->shuffle, holder, first + i, 0, &buf, &len);
-        if (rc == 0 && len != want)
-            rc = RM_ECORRUPT;
-        if (rc == 0)
-            memcpy(all + i * want, buf, want);
-        free(buf);
-        if (rc != 0) {
-            if (rc != RM_EDEAD)
-                snprintf(err, cap, "output of task %llu from rank %u: %s",
-                         (unsigned long long)(first + i), holder, rm_strerror(rc));
-            return rc;
-        }
-    }
-    return 0;
+    rm_h5data_holders(&h->d, stage, first, n, holders);
 }
 
 /* The bounds: given, or combined (in task order) from every range output. */
@@ -234,7 +130,7 @@ static int bounds(struct hist *h, double *lo, double *hi, char *err, size_t cap)
     unsigned char *all = malloc(h->m * 16 + 1);
     if (!all)
         return RM_ENOMEM;
-    int rc = gather(h, 0, 0, h->m, 16, all, err, cap);
+    int rc = rm_h5data_gather(&h->d, 0, 16, all, err, cap);
     *lo = INFINITY;
     *hi = -INFINITY;
     for (size_t i = 0; rc == 0 && i < h->m; i++) {
@@ -252,17 +148,11 @@ static int bounds(struct hist *h, double *lo, double *hi, char *err, size_t cap)
     return rc;
 }
 
-static int put(struct hist *h, uint64_t id, const void *data, size_t len)
-{
-    unsigned char *p = (unsigned char *)(uintptr_t)data;
-    return rm_shuffle_put(h->shuffle, id, 1, &p, &len);
-}
-
 static int run_range(struct hist *h, uint64_t id, char *err, size_t cap)
 {
     double *v;
     size_t n;
-    int rc = read_block(h, &h->blocks[id], &v, &n, err, cap);
+    int rc = rm_h5data_read(&h->d, (size_t)id, &v, &n, err, cap);
     if (rc != 0)
         return rc;
     double mm[2] = {INFINITY, -INFINITY};
@@ -272,7 +162,7 @@ static int run_range(struct hist *h, uint64_t id, char *err, size_t cap)
             mm[1] = v[i] > mm[1] ? v[i] : mm[1];
         }
     free(v);
-    return put(h, id, mm, sizeof mm);
+    return rm_h5data_put(&h->d, id, mm, sizeof mm);
 }
 
 static int run_count(struct hist *h, uint64_t id, size_t b, char *err, size_t cap)
@@ -282,7 +172,7 @@ static int run_count(struct hist *h, uint64_t id, size_t b, char *err, size_t ca
     double *v = NULL;
     size_t n = 0;
     if (rc == 0)
-        rc = read_block(h, &h->blocks[b], &v, &n, err, cap);
+        rc = rm_h5data_read(&h->d, b, &v, &n, err, cap);
     uint64_t *c = rc == 0 ? calloc(h->bins + OUT_EXTRA, sizeof *c) : NULL;
     if (rc == 0 && !c)
         rc = RM_ENOMEM;
@@ -305,7 +195,7 @@ static int run_count(struct hist *h, uint64_t id, size_t b, char *err, size_t ca
         memcpy(&c[h->bins + 4], &hi, 8);
         for (uint32_t k = 0; k < h->bins + OUT_EXTRA; k++) /* little-endian on the wire */
             rm_put_u64((unsigned char *)&c[k], c[k]);
-        rc = put(h, id, c, (h->bins + OUT_EXTRA) * sizeof *c);
+        rc = rm_h5data_put(&h->d, id, c, (h->bins + OUT_EXTRA) * sizeof *c);
     }
     free(c);
     free(v);
@@ -325,7 +215,7 @@ static int write_result(struct hist *h, const uint64_t *sum, double lo, double h
         free(edges);
         return RM_ENOMEM;
     }
-    snprintf(tmp, plen, "%s/0.tmp.%d.%u", h->parts, h->rank, attempt);
+    snprintf(tmp, plen, "%s/0.tmp.%d.%u", h->parts, h->d.rank, attempt);
     snprintf(part, plen, "%s/0", h->parts);
     for (uint32_t k = 0; k <= h->bins; k++)
         edges[k] = k == h->bins ? hi : lo + (hi - lo) * k / h->bins;
@@ -378,7 +268,7 @@ static int run_sum(struct hist *h, uint32_t attempt, char *err, size_t cap)
     size_t want = (h->bins + OUT_EXTRA) * sizeof(uint64_t);
     unsigned char *all = malloc(h->m * want + 1);
     uint64_t *sum = calloc(h->bins + OUT_EXTRA, sizeof *sum);
-    int rc = all && sum ? gather(h, h->stages - 2, h->count_first, h->m, want, all, err, cap)
+    int rc = all && sum ? rm_h5data_gather(&h->d, h->stages - 2, want, all, err, cap)
                         : RM_ENOMEM;
     for (size_t i = 0; rc == 0 && i < h->m; i++)
         for (uint32_t k = 0; k < h->bins + 3; k++)
@@ -446,61 +336,6 @@ static void hist_summary(void *ctx, const struct rm_farm_stats *st, const struct
            (unsigned long long)tt->lost, h->output);
 }
 
-/* Finds each file's dataset shape and cuts it into row blocks of about split_size bytes. */
-static int make_blocks(struct hist *h, uint64_t split_size, char *err, size_t cap)
-{
-    h->row_values = calloc(h->in.n ? h->in.n : 1, sizeof *h->row_values);
-    size_t capb = 16;
-    h->blocks = malloc(capb * sizeof *h->blocks);
-    if (!h->row_values || !h->blocks)
-        return RM_ENOMEM;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported here, once */
-    for (size_t i = 0; i < h->in.n; i++) {
-        const char *path = h->in.files[i].path;
-        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-        hid_t ds = f >= 0 ? H5Dopen2(f, h->dataset, H5P_DEFAULT) : -1;
-        hid_t fs = ds >= 0 ? H5Dget_space(ds) : -1, ty = ds >= 0 ? H5Dget_type(ds) : -1;
-        int rank = fs >= 0 ? H5Sget_simple_extent_ndims(fs) : -1;
-        hsize_t dims[H5S_MAX_RANK];
-        bool ok = rank >= 1 && H5Sget_simple_extent_dims(fs, dims, NULL) == rank &&
-                  ty >= 0 && H5Tget_class(ty) == H5T_FLOAT && H5Tget_size(ty) == 8;
-        if (ty >= 0)
-            H5Tclose(ty);
-        if (fs >= 0)
-            H5Sclose(fs);
-        if (ds >= 0)
-            H5Dclose(ds);
-        if (f >= 0)
-            H5Fclose(f);
-        if (f < 0) {
-            snprintf(err, cap, "--input %s is not an HDF5 file", path);
-            return RM_EUSAGE;
-        }
-        if (!ok) {
-            snprintf(err, cap, "--input %s has no float64 dataset '%s'", path, h->dataset);
-            return RM_EUSAGE;
-        }
-        uint64_t per = 1;
-        for (int d = 1; d < rank; d++)
-            per *= dims[d];
-        h->row_values[i] = per;
-        uint64_t rows_per = split_size / (8 * per);
-        rows_per = rows_per ? rows_per : 1;
-        for (uint64_t r = 0; r < dims[0]; r += rows_per) {
-            if (h->m == capb) {
-                capb *= 2;
-                struct block *nb = realloc(h->blocks, capb * sizeof *nb);
-                if (!nb)
-                    return RM_ENOMEM;
-                h->blocks = nb;
-            }
-            h->blocks[h->m++] = (struct block){i, r, dims[0] - r < rows_per ? dims[0] - r
-                                                                            : rows_per};
-        }
-    }
-    return 0;
-}
-
 int rm_kernel_histogram_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
                              char *err, size_t cap)
 {
@@ -512,8 +347,6 @@ int rm_kernel_histogram_open(const struct rm_options *opts, int rank, struct rm_
         return RM_ENOMEM;
     struct hist *h = &b->h;
     h->release = hist_release;
-    pthread_mutex_init(&h->mu, NULL);
-    h->rank = rank;
     h->dataset = opts->dataset;
     h->output = opts->output;
     h->bins = opts->bins;
@@ -528,16 +361,24 @@ int rm_kernel_histogram_open(const struct rm_options *opts, int rank, struct rm_
         snprintf(err, cap, "histogram: --min must be below --max");
         rc = RM_EUSAGE;
     }
-    if (rc == 0)
-        rc = rm_inputs_expand(opts->inputs, opts->n_inputs, &h->in, err, cap);
-    if (rc == RM_ENOENT || rc == RM_EIO || rc == RM_EINVAL)
-        rc = RM_EUSAGE;
-    if (rc == 0)
-        rc = make_blocks(h, opts->split_size, err, cap);
+    if (rc != 0) {
+        free(b);
+        return rc;
+    }
+    rc = rm_h5data_open(&h->d, opts->inputs, opts->n_inputs, opts->dataset, 1, opts->split_size,
+                        err, cap);
+    if (rc != 0) {
+        free(b);
+        return rc;
+    }
+    h->d.rank = rank;
+    h->m = h->d.m;
     h->stages = h->bounded ? 2 : 3;
-    for (uint32_t s = 0; rc == 0 && s + 1 < h->stages; s++)
-        if (!(h->holder[s] = calloc(h->m ? h->m : 1, sizeof *h->holder[s])))
-            rc = RM_ENOMEM;
+    h->count_first = h->bounded ? 0 : h->m;
+    for (uint32_t s = 0; s + 1 < h->stages; s++)
+        h->stage_tasks[s] = h->m;
+    h->stage_tasks[h->stages - 1] = 1;
+    rc = rm_h5data_stages(&h->d, h->stages, h->stage_tasks);
     if (rc == 0) /* last: it creates the parts directory */
         rc = rm_output_prepare(opts->output, &h->parts, err, cap);
     if (rc != 0) {
@@ -545,10 +386,6 @@ int rm_kernel_histogram_open(const struct rm_options *opts, int rank, struct rm_
         free(b);
         return rc;
     }
-    h->count_first = h->bounded ? 0 : h->m;
-    for (uint32_t s = 0; s + 1 < h->stages; s++)
-        h->stage_tasks[s] = h->m;
-    h->stage_tasks[h->stages - 1] = 1;
     b->k = (struct rm_farm_kernel){.name = "histogram", .ctx = h,
                                    .tasks = (h->stages - 1) * (uint64_t)h->m + 1,
                                    .stages = h->stages, .stage_tasks = h->stage_tasks,
