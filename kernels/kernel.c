@@ -16,6 +16,7 @@ static const struct kernel_entry table[] = {
     {"grep", rm_kernel_grep_open},
     {"histogram", rm_kernel_histogram_open},
     {"invindex", rm_kernel_invindex_open},
+    {"kmeans", rm_kernel_kmeans_open},
     {"noop", rm_kernel_noop_open},
     {"sort", rm_kernel_sort_open},
     {"tasks", rm_kernel_tasks_open},

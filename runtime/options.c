@@ -11,12 +11,12 @@
 
 #include "ringmaster.h"
 
-static const char *const kernels[] = {"grep",  "histogram", "invindex", "noop",
-                                      "sort", "tasks",     "wordcount"};
+static const char *const kernels[] = {"grep", "histogram", "invindex",  "kmeans",
+                                      "noop", "sort",      "tasks",     "wordcount"};
 
 const char *rm_options_kernels(void)
 {
-    return "grep, histogram, invindex, noop, sort, tasks, wordcount";
+    return "grep, histogram, invindex, kmeans, noop, sort, tasks, wordcount";
 }
 
 /* Kernels that read split --input files and write one --output file. */
@@ -24,7 +24,8 @@ static bool reads_text(const char *kernel)
 {
     return strcmp(kernel, "wordcount") == 0 || strcmp(kernel, "grep") == 0 ||
            strcmp(kernel, "invindex") == 0 || strcmp(kernel, "sort") == 0 ||
-           strcmp(kernel, "histogram") == 0 || strcmp(kernel, "job") == 0;
+           strcmp(kernel, "histogram") == 0 || strcmp(kernel, "kmeans") == 0 ||
+           strcmp(kernel, "job") == 0;
 }
 
 /* Kernels that shuffle (map-reduce with a reduce stage). */
@@ -54,6 +55,9 @@ void rm_options_defaults(struct rm_options *o)
     o->compression = 1;
     o->partitions = 16;
     o->bins = 10;
+    o->k = 8;
+    o->iterations = 10;
+    o->seed = 1;
 }
 
 static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -184,7 +188,14 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
         o->output = v;
         return 0;
     }
-    if (strcmp(o->kernel, "histogram") == 0 && strcmp(name, "--dataset") == 0) {
+    if (strcmp(o->kernel, "kmeans") == 0 && strcmp(name, "--k") == 0)
+        return parse_u32(name, v, 1, 10000, &o->k, err, len);
+    if (strcmp(o->kernel, "kmeans") == 0 && strcmp(name, "--iterations") == 0)
+        return parse_u32(name, v, 1, 1000, &o->iterations, err, len);
+    if (strcmp(o->kernel, "kmeans") == 0 && strcmp(name, "--seed") == 0)
+        return parse_u64(name, v, 0, UINT64_MAX, &o->seed, err, len);
+    if ((strcmp(o->kernel, "histogram") == 0 || strcmp(o->kernel, "kmeans") == 0) &&
+        strcmp(name, "--dataset") == 0) {
         if (!v || !*v)
             return fail(err, len, "option --dataset needs a dataset name");
         o->dataset = v;
@@ -265,8 +276,9 @@ static int finish(struct rm_options *o, char *err, size_t len)
         return 0;
     if (strcmp(o->kernel, "grep") == 0 && !o->pattern)
         return fail(err, len, "grep needs --pattern ERE");
-    if (strcmp(o->kernel, "histogram") == 0 && !o->dataset)
-        return fail(err, len, "histogram needs --dataset NAME");
+    if ((strcmp(o->kernel, "histogram") == 0 || strcmp(o->kernel, "kmeans") == 0) &&
+        !o->dataset)
+        return fail(err, len, "%s needs --dataset NAME", o->kernel);
     if (reads_text(o->kernel)) {
         if (o->n_inputs == 0)
             return fail(err, len, "%s needs --input PATH [PATH...]",
@@ -411,6 +423,19 @@ void rm_options_print_help(const char *kernel, void *file)
               "  --input PATH...       text files or directories (required)\n"
               "  --output FILE         the matches (required; every rank must see its directory)\n"
               "  --split-size SIZE     bytes of input per task; K, M, G allowed [32M]\n\n",
+              f);
+    if (kernel && strcmp(kernel, "kmeans") == 0)
+        fputs("Usage: ringmaster run kmeans --dataset NAME --input F.h5... --output O [options]\n"
+              "Lloyd's k-means over the rows of an HDF5 float64 dataset of 2 or more dimensions\n"
+              "(rows, values). Output: with a .h5 name, /centroids (K x D) and /clusters (one\n"
+              "uint32 per row, in input order); otherwise centroid<TAB>i<TAB>x1... lines, then\n"
+              "point<TAB>row<TAB>cluster lines.\n\n"
+              "Kernel options:\n"
+              "  --dataset NAME        the points, e.g. /points (required)\n"
+              "  --k K                 number of clusters [8]\n"
+              "  --iterations N        iterations, one stage each [10]\n"
+              "  --seed S              picks the K initial rows [1]\n"
+              "  --split-size SIZE     bytes of points per task [32M]\n\n",
               f);
     if (kernel && strcmp(kernel, "histogram") == 0)
         fputs("Usage: ringmaster run histogram --dataset NAME --input F.h5... --output O [options]\n"

@@ -44,6 +44,8 @@ struct rm_options {
     uint32_t bins;             /* histogram --bins [10] */
     double min, max;           /* histogram --min, --max */
     bool have_min, have_max;
+    uint32_t k, iterations;    /* kmeans --k [8], --iterations [10] */
+    uint64_t seed;             /* kmeans --seed [1] */
     char *const *inputs;       /* --input PATH [PATH...]: borrowed from argv (the array too), or
                                   input_eq after --input=PATH: do not copy a parsed struct */
     uint32_t n_inputs;
