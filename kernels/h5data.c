@@ -203,11 +203,12 @@ uint64_t rm_h5data_key(const struct rm_h5data *d, size_t b)
 void rm_h5data_holders(struct rm_h5data *d, uint32_t stage, uint64_t first, uint32_t n,
                        const uint32_t *holders)
 {
-    if (stage == 0 || stage > d->stages || first != d->stage_first[stage - 1] ||
-        n != d->stage_first[stage] - first)
+    if (stage == 0 || stage > d->stages || first != 0 || n < d->stage_first[stage])
         return;
     pthread_mutex_lock(&d->mu);
-    memcpy(d->holder[stage - 1], holders, (size_t)n * sizeof *holders);
+    for (uint32_t k = 0; k < stage; k++) /* every earlier stage's holders */
+        memcpy(d->holder[k], holders + d->stage_first[k],
+               (size_t)(d->stage_first[k + 1] - d->stage_first[k]) * sizeof *holders);
     pthread_mutex_unlock(&d->mu);
 }
 

@@ -18,6 +18,7 @@ static const struct kernel_entry table[] = {
     {"invindex", rm_kernel_invindex_open},
     {"kmeans", rm_kernel_kmeans_open},
     {"noop", rm_kernel_noop_open},
+    {"pagerank", rm_kernel_pagerank_open},
     {"sort", rm_kernel_sort_open},
     {"tasks", rm_kernel_tasks_open},
     {"wordcount", rm_kernel_wordcount_open},

@@ -39,6 +39,8 @@ int rm_kernel_histogram_open(const struct rm_options *opts, int rank,
                              struct rm_farm_kernel **out, char *err, size_t cap);
 int rm_kernel_kmeans_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
                           char *err, size_t cap);
+int rm_kernel_pagerank_open(const struct rm_options *opts, int rank,
+                            struct rm_farm_kernel **out, char *err, size_t cap);
 int rm_kernel_grep_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
                         char *err, size_t cap);
 int rm_kernel_tasks_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,

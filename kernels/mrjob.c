@@ -102,7 +102,7 @@ void rm_mrjob_holders(void *ctx, uint32_t stage, uint64_t first, uint32_t n,
                       const uint32_t *holders)
 {
     struct rm_mrjob *j = ctx;
-    if (stage != 1 || first != 0 || n != j->m)
+    if (stage != 1 || first != 0 || n < j->m) /* the map tasks are ids [0, m) */
         return;
     pthread_mutex_lock(&j->mu);
     memcpy(j->holder, holders, (size_t)n * sizeof *holders);

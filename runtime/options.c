@@ -11,12 +11,12 @@
 
 #include "ringmaster.h"
 
-static const char *const kernels[] = {"grep", "histogram", "invindex",  "kmeans",
-                                      "noop", "sort",      "tasks",     "wordcount"};
+static const char *const kernels[] = {"grep",     "histogram", "invindex", "kmeans", "noop",
+                                      "pagerank", "sort",      "tasks",    "wordcount"};
 
 const char *rm_options_kernels(void)
 {
-    return "grep, histogram, invindex, kmeans, noop, sort, tasks, wordcount";
+    return "grep, histogram, invindex, kmeans, noop, pagerank, sort, tasks, wordcount";
 }
 
 /* Kernels that read split --input files and write one --output file. */
@@ -25,14 +25,15 @@ static bool reads_text(const char *kernel)
     return strcmp(kernel, "wordcount") == 0 || strcmp(kernel, "grep") == 0 ||
            strcmp(kernel, "invindex") == 0 || strcmp(kernel, "sort") == 0 ||
            strcmp(kernel, "histogram") == 0 || strcmp(kernel, "kmeans") == 0 ||
-           strcmp(kernel, "job") == 0;
+           strcmp(kernel, "pagerank") == 0 || strcmp(kernel, "job") == 0;
 }
 
 /* Kernels that shuffle (map-reduce with a reduce stage). */
 static bool shuffles(const char *kernel)
 {
     return strcmp(kernel, "wordcount") == 0 || strcmp(kernel, "invindex") == 0 ||
-           strcmp(kernel, "sort") == 0 || strcmp(kernel, "job") == 0;
+           strcmp(kernel, "sort") == 0 || strcmp(kernel, "pagerank") == 0 ||
+           strcmp(kernel, "job") == 0;
 }
 
 void rm_options_defaults(struct rm_options *o)
@@ -58,6 +59,7 @@ void rm_options_defaults(struct rm_options *o)
     o->k = 8;
     o->iterations = 10;
     o->seed = 1;
+    o->damping = 0.85;
 }
 
 static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -190,7 +192,17 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
     }
     if (strcmp(o->kernel, "kmeans") == 0 && strcmp(name, "--k") == 0)
         return parse_u32(name, v, 1, 10000, &o->k, err, len);
-    if (strcmp(o->kernel, "kmeans") == 0 && strcmp(name, "--iterations") == 0)
+    if (strcmp(o->kernel, "pagerank") == 0 && strcmp(name, "--damping") == 0) {
+        char *end = NULL;
+        double d = v ? strtod(v, &end) : -1;
+        if (!v || end == v || *end || !(d >= 0 && d < 1))
+            return fail(err, len, "option --damping: '%s' is not a number from 0 to below 1",
+                        v ? v : "");
+        o->damping = d;
+        return 0;
+    }
+    if ((strcmp(o->kernel, "kmeans") == 0 || strcmp(o->kernel, "pagerank") == 0) &&
+        strcmp(name, "--iterations") == 0)
         return parse_u32(name, v, 1, 1000, &o->iterations, err, len);
     if (strcmp(o->kernel, "kmeans") == 0 && strcmp(name, "--seed") == 0)
         return parse_u64(name, v, 0, UINT64_MAX, &o->seed, err, len);
@@ -423,6 +435,17 @@ void rm_options_print_help(const char *kernel, void *file)
               "  --input PATH...       text files or directories (required)\n"
               "  --output FILE         the matches (required; every rank must see its directory)\n"
               "  --split-size SIZE     bytes of input per task; K, M, G allowed [32M]\n\n",
+              f);
+    if (kernel && strcmp(kernel, "pagerank") == 0)
+        fputs("Usage: ringmaster run pagerank --input EDGES... --output RANKS [options]\n"
+              "PageRank over an edge list, 'src dst' per line (unsigned integers; blank lines\n"
+              "and # comments skipped). Output: vertex<TAB>rank lines sorted by vertex; the\n"
+              "ranks sum to 1 (dangling vertices share their rank with every vertex).\n\n"
+              "Kernel options:\n"
+              "  --iterations N        iterations, one stage each [10]\n"
+              "  --damping D           the damping factor, 0 <= D < 1 [0.85]\n"
+              "  --partitions N        vertex partitions (tasks per iteration) [16]\n"
+              "  --split-size SIZE     bytes of edge list per parse task [32M]\n\n",
               f);
     if (kernel && strcmp(kernel, "kmeans") == 0)
         fputs("Usage: ringmaster run kmeans --dataset NAME --input F.h5... --output O [options]\n"

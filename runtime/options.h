@@ -46,6 +46,7 @@ struct rm_options {
     bool have_min, have_max;
     uint32_t k, iterations;    /* kmeans --k [8], --iterations [10] */
     uint64_t seed;             /* kmeans --seed [1] */
+    double damping;            /* pagerank --damping [0.85] */
     char *const *inputs;       /* --input PATH [PATH...]: borrowed from argv (the array too), or
                                   input_eq after --input=PATH: do not copy a parsed struct */
     uint32_t n_inputs;

@@ -542,13 +542,15 @@ static void announce(struct rm_farm *f)
     free(p);
 }
 
-/* Tells every rank (this one too) who holds the outputs of the stage before cur_stage. */
+/* Tells every rank (this one too) who holds the outputs of every stage before cur_stage. All
+ * of them, not only the last: a kernel may read older outputs (pagerank's graph), and after a
+ * death some of those may have been recomputed elsewhere. */
 static void announce_stage(struct rm_farm *f)
 {
     uint32_t s = f->cur_stage;
     if (s == 0 || s >= f->tt.stages)
         return;
-    uint64_t first = f->tt.stage_first[s - 1], n = f->tt.stage_first[s] - first;
+    uint64_t first = 0, n = f->tt.stage_first[s];
     size_t len = 16 + 4 * (size_t)n;
     unsigned char *p = malloc(len);
     uint32_t *h = malloc((n ? n : 1) * sizeof *h);

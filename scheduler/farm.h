@@ -42,7 +42,7 @@ enum rm_farm_msg {
     RM_FARM_LEADER = 9,   /* leader -> all: u64 term, u64 epoch, u32 size, live bitmap */
     RM_FARM_FAIL = 10,    /* worker -> leader: u64 id, u32 attempt, u16 len, error text */
     RM_FARM_STAGE = 11,   /* leader -> all: u32 stage, u64 first, u32 n, n x u32 holder of the
-                             previous stage's tasks [first, first + n) */
+                             tasks [first, first + n) of the earlier stages */
 };
 
 #define RM_FARM_ASSIGN_REC 12u
@@ -68,9 +68,9 @@ struct rm_farm_io {
     void (*ended)(void *ctx, int status);
     /* Writes a one-line description of task id into buf (for error messages). May be NULL. */
     void (*describe)(void *ctx, uint64_t id, char *buf, size_t cap);
-    /* Stage `stage` (> 0) starts or restarts: holders[i] holds the output of task first + i of
-     * the stage before. Called on every rank before any task of the stage reaches it. May be
-     * NULL. */
+    /* Stage `stage` (> 0) starts or restarts: holders[i] holds the output of task first + i,
+     * for every task of the stages before it (first is 0). Called on every rank before any
+     * task of the stage reaches it. May be NULL. */
     void (*holders)(void *ctx, uint32_t stage, uint64_t first, uint32_t n,
                     const uint32_t *holders);
     /* Computes the ring hashes of the data keys of tasks [first, first + n). */

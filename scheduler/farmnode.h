@@ -40,7 +40,8 @@ struct rm_farm_kernel {
     /* After MPI start-up, before any task: this rank, the job size and its shuffle store
      * (NULL unless held_outputs). Returns 0 or an error code. Main thread. May be NULL. */
     int (*attach)(void *ctx, int rank, int size, struct rm_shuffle *shuffle);
-    /* Stage `stage` starts: holders[i] holds the output of task first + i (see farm.h).
+    /* Stage `stage` starts: holders[i] holds the output of task first + i, for every task of
+     * the earlier stages (see farm.h).
      * Control thread, while the worker thread may run tasks: copy under a lock. May be
      * NULL. */
     void (*holders)(void *ctx, uint32_t stage, uint64_t first, uint32_t n,

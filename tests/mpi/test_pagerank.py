@@ -1,0 +1,71 @@
+"""pagerank on a generated edge list (two files), against the same iteration computed here in
+Python: 5 ranks, 6 iterations, a worker killed during the iterations; the output is every
+vertex once, sorted, within 1e-12 of the reference, summing to 1. A malformed line fails the
+job with exit 3 and a message naming the line."""
+import collections
+import os
+import re
+import subprocess
+import sys
+import time
+
+import rmtest as t
+
+ringmaster = sys.argv[1]
+gen = os.path.join(os.path.dirname(os.path.abspath(ringmaster)), "gen_graph")
+work = t.tempfile.mkdtemp(prefix="rmpr.")
+files = [os.path.join(work, "a.txt"), os.path.join(work, "b.txt")]
+subprocess.run([gen, "--vertices", "4000", "--edges", "30000", "--seed", "3", "--out", files[0]],
+               check=True, timeout=60)
+subprocess.run([gen, "--vertices", "5000", "--edges", "10000", "--seed", "4", "--out", files[1]],
+               check=True, timeout=60)
+edges = [tuple(map(int, l.split())) for p in files for l in open(p) if l.strip()]
+V = sorted({v for e in edges for v in e})
+N, D, ITER = len(V), 0.85, 6
+out_edges = collections.defaultdict(list)
+for a, b in edges:
+    out_edges[a].append(b)
+rank = {v: 1.0 / N for v in V}
+for _ in range(ITER):
+    dangling = sum(rank[v] for v in V if not out_edges[v])
+    inc = collections.defaultdict(float)
+    for a, bs in out_edges.items():
+        for b in bs:
+            inc[b] += rank[a] / len(bs)
+    rank = {v: (1 - D) / N + D * (inc[v] + dangling / N) for v in V}
+
+out = os.path.join(work, "ranks.tsv")
+job = t.Job(5, [ringmaster, "run", "pagerank", "--input"] + files +
+            ["--output", out, "--iterations", str(ITER), "--partitions", "6", "--split-size",
+             "64K", "--heartbeat-ms", "100", "--suspect-ms", "400"],
+            extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "3:80"})
+ranks = job.ranks(5)
+until = time.time() + 30
+while time.time() < until and "stage 2 done; stage 3 starts" not in job.stderr():
+    time.sleep(0.02)
+lead = re.search(r"elected leader: rank (\d+)", job.stderr())
+victim = 4 if not lead or lead.group(1) != "4" else 3
+try:
+    t.os.kill(ranks[victim], t.signal.SIGKILL)
+except (KeyError, ProcessLookupError):
+    t.check(False, f"rank {victim} was gone before it could be killed")
+rc = job.wait(timeout=180)
+t.check(rc is not None and os.path.exists(out), "the job did not end with an output")
+got = [l.split("\t") for l in open(out).read().splitlines()] if os.path.exists(out) else []
+t.check([int(a) for a, _ in got] == V, "the vertices differ (or are not sorted)")
+bad = [(a, b) for a, b in got if abs(float(b) - rank[int(a)]) > 1e-12 * max(rank[int(a)], 1e-3)]
+t.check(not bad, f"{len(bad)} ranks differ from the reference, e.g. {bad[:3]}")
+t.check(abs(sum(float(b) for _, b in got) - 1.0) < 1e-9, "the ranks do not sum to 1")
+t.check(f"rank {victim} is dead" in job.stderr(), "the death was not committed")
+if t.failures:
+    print(job.stderr()[-4000:])
+
+broken = os.path.join(work, "broken.txt")
+with open(broken, "w") as f:
+    f.write("1 2\n2 three\n")
+job = t.Job(3, [ringmaster, "run", "pagerank", "--input", broken, "--output",
+                os.path.join(work, "x.tsv"), "--max-attempts", "2"], recovery=False)
+rc = job.wait(timeout=60)
+t.check(rc == 3 and "not a 'src dst' line: '2 three'" in job.stderr(),
+        f"malformed line: exit {rc}\n{job.stderr()[-2000:]}")
+t.finish("test_pagerank")
