@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ringmaster.h"
@@ -66,22 +67,42 @@ int rm_output_prepare(const char *output, char **parts, char *err, size_t cap)
     return 0;
 }
 
-void rm_output_remove_parts(const char *parts)
+/* One pass: unlinks every file named by a task number. */
+static void unlink_parts(const char *parts, char *path, size_t cap)
 {
     DIR *d = opendir(parts);
     if (!d)
         return;
-    size_t cap = strlen(parts) + 300;
-    char *path = malloc(cap);
-    for (struct dirent *e; path && (e = readdir(d)) != NULL;) {
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
         snprintf(path, cap, "%s/%s", parts, e->d_name);
         unlink(path);
     }
-    free(path);
     closedir(d);
-    if (rmdir(parts) != 0)
+}
+
+void rm_output_remove_parts(const char *parts)
+{
+    /* A copy still running elsewhere when the job ends (a straggler's twin, say) may add a
+     * file while this runs; its rank stops within moments of the end, so try for 2 s. */
+    size_t cap = strlen(parts) + 300;
+    char *path = malloc(cap);
+    if (!path)
+        return;
+    int rc = -1;
+    for (int tries = 0; tries < 40 && rc != 0; tries++) {
+        if (tries > 0) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        unlink_parts(parts, path, cap);
+        rc = rmdir(parts);
+        if (rc != 0 && errno == ENOENT)
+            rc = 0;
+    }
+    free(path);
+    if (rc != 0)
         rm_warn("could not remove %s: %s", parts, strerror(errno));
 }
 
