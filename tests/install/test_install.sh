@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the build into a scratch prefix, then builds a user program against it twice:
-# with CMake's find_package(ringmaster) and with pkg-config. Usage: test_install.sh BUILD_DIR
+# Installs the build into a scratch prefix, then builds user programs against it: a small one
+# with CMake's find_package(ringmaster) and with pkg-config, and examples/wordcount.c (a
+# map-reduce job of the C API), which then runs under mpirun on a small text.
+# Usage: test_install.sh BUILD_DIR
 set -euo pipefail
 build=$1
 work=$(mktemp -d)
@@ -31,4 +33,19 @@ export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
 cc "$work/app/main.c" $(pkg-config --cflags --libs ringmaster) -o "$work/app/pc"
 LD_LIBRARY_PATH="$work/prefix/lib" "$work/app/pc"
 "$work/prefix/bin/ringmaster" --version
+
+# The wordcount example, built against the installed package, counts a text under mpirun.
+src=$(cd "$(dirname "$0")/../.." && pwd)
+cc "$src/examples/wordcount.c" $(pkg-config --cflags --libs ringmaster) -o "$work/app/wc"
+printf 'the cat and The dog\nand the end\n' > "$work/in.txt"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+LD_LIBRARY_PATH="$work/prefix/lib" timeout 120 mpirun --oversubscribe --enable-recovery -np 2 \
+    "$work/app/wc" --input "$work/in.txt" --output "$work/out.tsv" --quiet > "$work/wc.log" 2>&1
+want=$(printf 'and\t2\ncat\t1\ndog\t1\nend\t1\nthe\t3\n')
+if [ "$(cat "$work/out.tsv" 2>/dev/null)" != "$want" ]; then
+    echo "FAIL: the installed wordcount example gave:"; cat "$work/out.tsv" "$work/wc.log"
+    echo "test_install: 0 passed, 1 failed"
+    exit 1
+fi
 echo "test_install: 1 passed, 0 failed"
