@@ -78,6 +78,9 @@ class Job:
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            # For the failure report: which ranks were still running, and where each one was.
+            self.alive_at_timeout = rank_pids(self.proc.pid)
+            self.stacks_at_timeout = {r: wchan(pid) for r, pid in self.alive_at_timeout.items()}
             self.kill()
             return None
 
@@ -97,6 +100,18 @@ class Job:
         self.err.flush()
         with open(self.err.name) as f:
             return f.read()
+
+
+def wchan(pid):
+    """What a process is waiting in, and its state, for failure reports."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            w = f.read().strip()
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read().rsplit(")", 1)[1].split()[0]
+        return f"state {st}, waiting in {w or '-'}"
+    except OSError:
+        return "gone"
 
 
 def children(pid):

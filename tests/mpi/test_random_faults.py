@@ -66,6 +66,8 @@ def trial(seed):
     startup_failed = "MPI start-up did not finish" in err and hit and min(h[2] for h in hit) < 1.0
     where = f"seed {seed} (faults {hit}); replay: python3 {__file__} {a.ringmaster} --seed {seed} --trials 1"
     if not t.check(rc is not None, f"job did not end on its own: {where}"):
+        print(f"ranks still running at the time limit: {getattr(job, 'stacks_at_timeout', {})}")
+        print(f"stdout:\n{out}\nstderr (end):\n{err[-6000:]}", flush=True)
         return
     if not finished and startup_failed:
         print(f"seed {seed}: faults {hit} -> killed during MPI start-up, failed clearly", flush=True)
