@@ -101,7 +101,9 @@ struct rm_job {
 
 /* Parses the command line (argv[1..]), starts MPI, runs the job to its end and returns the
  * process exit status: 0 done, 2 usage or input error (one line printed once), 3 the job
- * failed. Call it once, from main(), with main's arguments. */
+ * failed. Call it once, from main(), with main's arguments, and return what it returns. When a
+ * rank died during the job, MPI cannot be finalized safely, so the function ends the process
+ * itself with that status (stdio flushed, exit handlers skipped) instead of returning. */
 int rm_job_main(int argc, char **argv, const struct rm_job *job);
 
 #ifdef __cplusplus

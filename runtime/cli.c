@@ -253,6 +253,7 @@ static int run_opened(struct rm_options *o, struct rm_farm_kernel *kernel, int *
     bool peers_died = false;
     int status = run_kernel(&w, o, kernel, &peers_died);
     rm_world_finalize(&w, peers_died);
+    rm_world_exit_if_died(peers_died, status); /* MPI not finalized: leave without teardown */
     rm_kernel_close(kernel);
     return status;
 }

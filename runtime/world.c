@@ -85,3 +85,12 @@ void rm_world_finalize(struct rm_world *w, bool peers_died)
      * MPI_Finalize releases it. */
     MPI_Finalize();
 }
+
+void rm_world_exit_if_died(bool peers_died, int status)
+{
+    if (!peers_died)
+        return;
+    fflush(stdout);
+    fflush(stderr);
+    _exit(status);
+}

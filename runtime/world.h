@@ -51,6 +51,12 @@ void rm_world_describe_self(const struct rm_world *w, const struct rm_pin_result
  * then just exits with its status; its outputs must already be complete. */
 void rm_world_finalize(struct rm_world *w, bool peers_died);
 
+/* Ends the process with status when peers died (after rm_world_finalize skipped MPI_Finalize):
+ * flushes stdio and calls _exit, so that no exit handler of a library that was never finalized
+ * (MPI's, PMIx's) can block, and no thread left inside MPI (an abandoned epoch-communicator
+ * build) holds the exit up. Returns at once, doing nothing, otherwise. */
+void rm_world_exit_if_died(bool peers_died, int status);
+
 /* Reads this process's rank from the launcher's environment before MPI starts (Open MPI,
  * PMIx, PMI, Slurm). Returns -1 when not launched by one. Can't fail. */
 int rm_world_env_rank(void);
