@@ -83,7 +83,8 @@ static int ii_reduce(void *user, const char *key, size_t klen, struct rm_values 
                                   strtoull(v, NULL, 10)};
         bytes += vlen + 2;
     }
-    qsort(p, n, sizeof *p, by_path);
+    if (n > 1)
+        qsort(p, n, sizeof *p, by_path);
     char *line = malloc(bytes + 1), *w = line;
     for (size_t i = 0; line && i < n;) { /* one entry per file, its counts summed */
         uint64_t c = 0;

@@ -191,7 +191,8 @@ static int load_graph(struct pr *p, uint32_t r, struct graph *g, char *err, size
         free(ga.all.p);
         return rc;
     }
-    qsort(ga.all.p, ga.all.n, 16, cmp_rec); /* by vertex, then destination (NONE last) */
+    if (ga.all.n > 1) /* by vertex, then destination (NONE last) */
+        qsort(ga.all.p, ga.all.n, 16, cmp_rec);
     g->v = malloc((ga.all.n + 1) * sizeof *g->v);
     g->dst = malloc((ga.all.n + 1) * sizeof *g->dst);
     g->nv = 0;
@@ -490,7 +491,7 @@ static int pr_finish(void *ctx)
         }
         fclose(f);
     }
-    if (rc == 0)
+    if (rc == 0 && n > 1)
         qsort(lines, n, sizeof *lines, by_vertex);
     size_t ol = strlen(p->base.output) + 32;
     char *tmp = malloc(ol);

@@ -172,7 +172,8 @@ static bool same_key(const struct pair *a, const struct pair *b)
 static int group(const struct rm_job *job, rm_reduce_fn fn, struct pair *ps, size_t n,
                  struct rm_emitter *out, char *err, size_t cap)
 {
-    qsort(ps, n, sizeof *ps, pair_cmp);
+    if (n > 1) /* ps may be NULL when there is nothing */
+        qsort(ps, n, sizeof *ps, pair_cmp);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && same_key(&ps[i], &ps[j]))
