@@ -32,6 +32,20 @@ if [[ $ran -ne $seeds || $failed -ne 0 ]] || grep -q FAIL "$out/scripted.log"; t
     exit 1
 fi
 
+# Then the task-farm simulation: SOAK_FARM_SEEDS (20,000) standard seeds and a quarter as
+# many from the harsher mix, from a random base.
+farm="$build/tests/sim/sim_farm"
+fseeds=${SOAK_FARM_SEEDS:-20000}
+if [[ $fseeds -gt 0 && -x $farm ]]; then
+    fbase=$(( RANDOM * 32768 + RANDOM ))
+    "$farm" --seeds "$fseeds" --first "$fbase" > "$out/farm.log" 2> /dev/null || true
+    "$farm" --stress --seeds $(( fseeds / 4 )) --first "$fbase" > "$out/stress.log" 2> /dev/null \
+        || true
+    grep -h -A1 'seeds from\|^FAIL' "$out/farm.log" "$out/stress.log"
+    grep -q ' 0 failed' "$out/farm.log" && grep -q ' 0 failed' "$out/stress.log" \
+        || { echo "soak: farm seeds failed (base $fbase)"; exit 1; }
+fi
+
 # Then random faults at random moments against real ranks (SOAK_FAULT_TRIALS, 40 by default),
 # from a random base seed; a failing trial prints the command that replays it.
 trials=${SOAK_FAULT_TRIALS:-40}
