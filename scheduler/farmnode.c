@@ -108,6 +108,10 @@ static void io_ended(void *ctx, int status)
     k->status = status;
     atomic_store(&k->over, true);
     rm_shuffle_abort(k->shuffle); /* a copy still fetching its inputs gives up now */
+    /* The job is over: the control loop finishes its sends and stops, so the failure detector
+     * does not go on to report ranks that simply exited while this rank's worker still runs
+     * a last task copy (it reports nothing any more). */
+    rm_control_request_stop(k->ctl);
     if (rm_farm_leader_rank(k->farm) == k->rank || status != 0)
         write_status(k, status == 0 ? "done" : "failed");
     if (rm_mailbox_put(&k->mb, MAIL_END, NULL, 0) != 0)
