@@ -145,6 +145,24 @@ def rank_pids(mpirun_pid):
     return ranks
 
 
+def kill_worker_at_stage(job, ranks, stage, delay=0.0, timeout=30.0):
+    """Waits until the log says stage `stage` started (and `delay` seconds more), then
+    SIGKILLs a worker that is not the leader (rank 4, or 3 if 4 leads). Records a failure if it
+    was already gone. Returns the rank killed."""
+    until = time.time() + timeout
+    mark = f"stage {stage - 1} done; stage {stage} starts"
+    while time.time() < until and mark not in job.stderr():
+        time.sleep(0.02)
+    time.sleep(delay)
+    lead = re.search(r"elected leader: rank (\d+)", job.stderr())
+    victim = 4 if not lead or lead.group(1) != "4" else 3
+    try:
+        os.kill(ranks[victim], signal.SIGKILL)
+    except (KeyError, ProcessLookupError):
+        check(False, f"rank {victim} was gone before it could be killed")
+    return victim
+
+
 LOG = re.compile(r"^\[(\d\d):(\d\d):(\d\d)\.(\d\d\d) rank (-?\d+)\] (\w+): (.*)$")
 
 

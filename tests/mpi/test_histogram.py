@@ -3,11 +3,9 @@ dumped with h5dump: (a) 5 ranks, bounds from the data (three stages), TSV output
 killed during the count stage; (b) given bounds, HDF5 output read back with h5dump;
 (c) a missing dataset is a usage error."""
 import os
-import re
 import struct
 import subprocess
 import sys
-import time
 
 import rmtest as t
 
@@ -47,16 +45,7 @@ job = t.Job(5, [ringmaster, "run", "histogram", "--dataset", "/values", "--bins"
                 "--heartbeat-ms", "100", "--suspect-ms", "400"],
             extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "1:150"})
 ranks = job.ranks(5)
-until = time.time() + 30
-while time.time() < until and "stage 0 done; stage 1 starts" not in job.stderr():
-    time.sleep(0.02)
-lead = re.search(r"elected leader: rank (\d+)", job.stderr())
-victim = 4 if not lead or lead.group(1) != "4" else 3
-time.sleep(0.3)
-try:
-    t.os.kill(ranks[victim], t.signal.SIGKILL)
-except (KeyError, ProcessLookupError):
-    t.check(False, f"rank {victim} was gone before it could be killed")
+victim = t.kill_worker_at_stage(job, ranks, 1, delay=0.3)
 rc = job.wait(timeout=120)
 t.check(rc is not None, "(a) the job did not end")
 edges, counts = reference(min(values), max(values), 37)

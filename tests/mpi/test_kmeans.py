@@ -3,11 +3,9 @@
 6 iterations, a worker killed mid-way; HDF5 output read back with h5dump; a 1-D dataset and
 too large a K are usage errors."""
 import os
-import re
 import struct
 import subprocess
 import sys
-import time
 
 import rmtest as t
 
@@ -87,15 +85,7 @@ job = t.Job(5, [ringmaster, "run", "kmeans", "--dataset", "/points", "--k", str(
                 "--suspect-ms", "400"],
             extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "2:60"})
 ranks = job.ranks(5)
-until = time.time() + 30
-while time.time() < until and "stage 1 done; stage 2 starts" not in job.stderr():
-    time.sleep(0.02)
-lead = re.search(r"elected leader: rank (\d+)", job.stderr())
-victim = 4 if not lead or lead.group(1) != "4" else 3
-try:
-    t.os.kill(ranks[victim], t.signal.SIGKILL)
-except (KeyError, ProcessLookupError):
-    t.check(False, f"rank {victim} was gone before it could be killed")
+victim = t.kill_worker_at_stage(job, ranks, 2)
 rc = job.wait(timeout=180)
 t.check(rc is not None and os.path.exists(out), "the job did not end with an output")
 if os.path.exists(out):

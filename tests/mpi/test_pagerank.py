@@ -4,10 +4,8 @@ vertex once, sorted, within 1e-12 of the reference, summing to 1. A malformed li
 job with exit 3 and a message naming the line."""
 import collections
 import os
-import re
 import subprocess
 import sys
-import time
 
 import rmtest as t
 
@@ -40,15 +38,7 @@ job = t.Job(5, [ringmaster, "run", "pagerank", "--input"] + files +
              "64K", "--heartbeat-ms", "100", "--suspect-ms", "400"],
             extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "3:80"})
 ranks = job.ranks(5)
-until = time.time() + 30
-while time.time() < until and "stage 2 done; stage 3 starts" not in job.stderr():
-    time.sleep(0.02)
-lead = re.search(r"elected leader: rank (\d+)", job.stderr())
-victim = 4 if not lead or lead.group(1) != "4" else 3
-try:
-    t.os.kill(ranks[victim], t.signal.SIGKILL)
-except (KeyError, ProcessLookupError):
-    t.check(False, f"rank {victim} was gone before it could be killed")
+victim = t.kill_worker_at_stage(job, ranks, 3)
 rc = job.wait(timeout=180)
 t.check(rc is not None and os.path.exists(out), "the job did not end with an output")
 got = [l.split("\t") for l in open(out).read().splitlines()] if os.path.exists(out) else []

@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import rmtest as t
 
@@ -27,15 +26,7 @@ job = t.Job(5, [ringmaster, "run", "sort", "--input", uniform, skewed, "--output
                 "--suspect-ms", "400"],
             extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "1:400"})
 ranks = job.ranks(5)
-until = time.time() + 30
-while time.time() < until and "stage 0 done; stage 1 starts" not in job.stderr():
-    time.sleep(0.02)
-lead = re.search(r"elected leader: rank (\d+)", job.stderr())
-victim = 4 if not lead or lead.group(1) != "4" else 3
-try:
-    t.os.kill(ranks[victim], t.signal.SIGKILL)
-except (KeyError, ProcessLookupError):
-    t.check(False, f"rank {victim} was gone before it could be killed")
+victim = t.kill_worker_at_stage(job, ranks, 1)
 rc = job.wait(timeout=120)
 so = job.stdout()
 t.check(rc is not None, "the job did not end")
