@@ -1,247 +1,16 @@
-/* farm.c: see farm.h. */
-#include "scheduler/farm.h"
-
+/* farm.c: the coordinator of the farm (see farm.h and farm_internal.h): placement, dispatch,
+ * completions, failures, stragglers, the replicated state's effects and leadership. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ringmaster.h"
 #include "runtime/frame.h"
 #include "runtime/log.h"
-#include "scheduler/ring.h"
+#include "scheduler/farm_internal.h"
 
-#define NS_PER_MS 1000000ull
-#define SUCC 4u                        /* ring successors considered for a task */
-#define STRAGGLER_CHECK_NS (50 * NS_PER_MS)
+#define SUCC 4u /* ring successors considered for a task */
 #define RESERVED_ASSIGN 1u
 #define RESERVED_BACKUP 2u
-
-struct idq {
-    uint64_t *v;
-    size_t n, cap;
-};
-
-struct pending {
-    unsigned char *e;
-    size_t len;
-};
-
-struct rm_farm {
-    struct rm_farm_config cfg;
-    uint64_t *stage_tasks;
-    struct rm_farm_io io;
-    struct rm_tasktable tt;
-    bool ended;
-    bool *live; /* this rank's view: not found dead, not committed dead */
-    uint32_t nlive;
-    /* leader state, rebuilt from tt whenever this rank takes office (or a death commits) */
-    bool leading, init_proposed, finished;
-    uint64_t t_lead;
-    struct rm_ring *ring;
-    struct idq *q;         /* per rank: pending tasks placed there, next at the end */
-    uint8_t *reserved;     /* per task: in a proposed, not yet applied ASSIGN or BACKUP */
-    uint32_t *inflight;    /* per rank: copies assigned or reserved there */
-    uint64_t *t_sent;      /* per task: when its current copy was sent */
-    bool *dead_pending;    /* per rank: death to commit */
-    uint32_t cur_stage;
-    uint32_t *lat_us;      /* latencies (send to completion) of this stage's tasks */
-    size_t n_lat, cap_lat, median_at;
-    uint64_t median_ns, straggler_at;
-    struct pending *retry; /* reports the log could not take yet */
-    size_t n_retry, cap_retry;
-    /* worker state */
-    int leader;
-    uint64_t leader_term, epoch_seen, leaderless_since;
-    uint32_t *seen;             /* per task: highest attempt received */
-    unsigned char *done_log;    /* every completion reported, RM_FARM_DONE_REC bytes each */
-    size_t n_done, cap_done;
-    unsigned char *fail_log;    /* every failure reported: u32 len, then the FAIL payload */
-    size_t fail_len, fail_cap;
-    struct rm_farm_stats st;
-};
-
-/* ---- helpers -------------------------------------------------------------------------------- */
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 256;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return RM_ENOMEM;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
-static int q_push(struct idq *q, uint64_t id)
-{
-    if (grow((void **)&q->v, &q->cap, q->n + 1, sizeof *q->v) != 0)
-        return RM_ENOMEM;
-    q->v[q->n++] = id;
-    return 0;
-}
-
-static uint64_t now(struct rm_farm *f)
-{
-    return f->io.now(f->io.ctx);
-}
-
-static uint64_t stage_count(const struct rm_farm *f, uint32_t s)
-{
-    return f->tt.stage_first[s + 1] - f->tt.stage_first[s];
-}
-
-/* Ranks that run tasks: every live rank but the leader, or the leader when it is alone. */
-static bool is_worker(const struct rm_farm *f, uint32_t r)
-{
-    return r < f->cfg.size && f->live[r] && (r != f->cfg.rank || f->nlive == 1);
-}
-
-static void end_job(struct rm_farm *f, int status)
-{
-    if (f->ended)
-        return;
-    f->ended = true;
-    f->io.ended(f->io.ctx, status);
-}
-
-static void describe(struct rm_farm *f, uint64_t id, char *buf, size_t cap)
-{
-    if (f->io.describe)
-        f->io.describe(f->io.ctx, id, buf, cap);
-    else
-        snprintf(buf, cap, "task %llu", (unsigned long long)id);
-}
-
-/* ---- worker half ----------------------------------------------------------------------------- */
-
-/* Fencing: a coordinator message older than what this rank has seen, by (term, epoch), comes
- * from a deposed leader or an earlier membership and is ignored. Otherwise records the epoch. */
-static bool stale(struct rm_farm *f, uint64_t term, uint64_t epoch)
-{
-    if (term < f->leader_term || (term == f->leader_term && epoch < f->epoch_seen))
-        return true;
-    if (epoch > f->epoch_seen) {
-        f->epoch_seen = epoch;
-        rm_debug("membership epoch %llu", (unsigned long long)epoch);
-    }
-    return false;
-}
-
-/* Drops (task, attempt) pairs this rank has already received and hands the rest to the
- * worker. recs: u32 n then n ASSIGN records. */
-static void worker_accept(struct rm_farm *f, const unsigned char *recs, uint32_t n)
-{
-    unsigned char *fresh = malloc((size_t)n * RM_FARM_ASSIGN_REC + 1);
-    if (!fresh) {
-        rm_error("farm: out of memory taking an assignment");
-        return; /* the leader re-sends it after the next election, or the job ends */
-    }
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        const unsigned char *r = recs + (size_t)RM_FARM_ASSIGN_REC * i;
-        uint64_t id = rm_get_u64(r);
-        uint32_t att = rm_get_u32(r + 8);
-        if (id >= f->cfg.tasks || att <= f->seen[id])
-            continue; /* a duplicate: already run or running */
-        f->seen[id] = att;
-        memcpy(fresh + (size_t)RM_FARM_ASSIGN_REC * m++, r, RM_FARM_ASSIGN_REC);
-    }
-    if (m)
-        f->io.run(f->io.ctx, fresh, m);
-    free(fresh);
-}
-
-static void leader_done(struct rm_farm *f, uint32_t sender, const unsigned char *recs,
-                        uint32_t n);
-static void leader_fail(struct rm_farm *f, uint32_t sender, const unsigned char *p, size_t len);
-
-/* Sends n DONE records to whoever leads (or handles them here). */
-static void report_done(struct rm_farm *f, const unsigned char *recs, uint32_t n)
-{
-    if (f->leader == (int)f->cfg.rank) {
-        if (f->leading)
-            leader_done(f, f->cfg.rank, recs, n);
-        return;
-    }
-    if (f->leader < 0)
-        return; /* they go out when a leader is announced */
-    size_t len = 4 + (size_t)n * RM_FARM_DONE_REC;
-    unsigned char *p = malloc(len);
-    if (!p)
-        return; /* kept in the log; re-sent to the next leader */
-    rm_put_u32(p, n);
-    memcpy(p + 4, recs, (size_t)n * RM_FARM_DONE_REC);
-    f->io.send(f->io.ctx, (uint32_t)f->leader, RM_FARM_DONE, p, len);
-    free(p);
-}
-
-static void report_fail(struct rm_farm *f, const unsigned char *p, size_t len)
-{
-    if (f->leader == (int)f->cfg.rank) {
-        if (f->leading)
-            leader_fail(f, f->cfg.rank, p, len);
-    } else if (f->leader >= 0) {
-        f->io.send(f->io.ctx, (uint32_t)f->leader, RM_FARM_FAIL, p, len);
-    }
-}
-
-/* This rank learns of a leader: completions and failures go there now. */
-static void adopt_leader(struct rm_farm *f, int leader, uint64_t term)
-{
-    if (term < f->leader_term || (term == f->leader_term && leader == f->leader))
-        return;
-    f->leader = leader;
-    f->leader_term = term;
-    f->leaderless_since = 0;
-    if (leader == (int)f->cfg.rank && !f->leading)
-        return; /* Raft says so before this rank has taken office; it replays then */
-    for (size_t off = 0; off < f->n_done; off += RM_TT_MAX_BATCH) {
-        size_t left = f->n_done - off;
-        uint32_t n = (uint32_t)(left < RM_TT_MAX_BATCH ? left : RM_TT_MAX_BATCH);
-        report_done(f, f->done_log + off * RM_FARM_DONE_REC, n);
-    }
-    for (size_t off = 0; off < f->fail_len;) {
-        uint32_t len = rm_get_u32(f->fail_log + off);
-        report_fail(f, f->fail_log + off + 4, len);
-        off += 4 + (size_t)len;
-    }
-}
-
-int rm_farm_completed(struct rm_farm *f, const unsigned char *recs, uint32_t n)
-{
-    if (n > RM_TT_MAX_BATCH)
-        return RM_EINVAL;
-    if (grow((void **)&f->done_log, &f->cap_done, (f->n_done + n) * RM_FARM_DONE_REC, 1) != 0)
-        return RM_ENOMEM;
-    memcpy(f->done_log + f->n_done * RM_FARM_DONE_REC, recs, (size_t)n * RM_FARM_DONE_REC);
-    f->n_done += n;
-    report_done(f, recs, n);
-    return 0;
-}
-
-int rm_farm_task_failed(struct rm_farm *f, uint64_t id, uint32_t attempt, const char *error)
-{
-    size_t elen = error ? strnlen(error, RM_TT_MAX_ERROR) : 0, len = 14 + elen;
-    if (grow((void **)&f->fail_log, &f->fail_cap, f->fail_len + 4 + len, 1) != 0)
-        return RM_ENOMEM;
-    unsigned char *p = f->fail_log + f->fail_len;
-    rm_put_u32(p, (uint32_t)len);
-    rm_put_u64(p + 4, id);
-    rm_put_u32(p + 12, attempt);
-    p[16] = (unsigned char)(elen & 0xff);
-    p[17] = (unsigned char)(elen >> 8);
-    if (elen)
-        memcpy(p + 18, error, elen);
-    f->fail_len += 4 + len;
-    f->st.failures_reported++;
-    report_fail(f, p + 4, len);
-    return 0;
-}
 
 /* ---- leader: placement and dispatch ---------------------------------------------------------- */
 
@@ -377,7 +146,7 @@ static void refill(struct rm_farm *f, uint32_t w)
     }
 }
 
-static void refill_all(struct rm_farm *f)
+void farm_refill_all(struct rm_farm *f)
 {
     for (uint32_t r = 0; r < f->cfg.size; r++)
         if (is_worker(f, r))
@@ -388,7 +157,7 @@ static void refill_all(struct rm_farm *f)
 static void send_records(struct rm_farm *f, uint32_t w, const unsigned char *recs, uint32_t n)
 {
     if (w == f->cfg.rank) {
-        worker_accept(f, recs, n);
+        farm_worker_accept(f, recs, n);
         return;
     }
     size_t len = 4 + (size_t)n * RM_FARM_ASSIGN_REC;
@@ -438,7 +207,7 @@ static void resend_inflight(struct rm_farm *f, uint32_t w)
     free(b);
 }
 
-static void propose_deaths(struct rm_farm *f)
+void farm_propose_deaths(struct rm_farm *f)
 {
     for (uint32_t r = 0; r < f->cfg.size; r++) {
         if (!f->dead_pending[r])
@@ -519,8 +288,8 @@ static void rebuild(struct rm_farm *f)
         else if (f->inflight[r] > 0) /* own copies too: their ASSIGN may have committed unsent */
             resend_inflight(f, r);
     }
-    propose_deaths(f);
-    refill_all(f);
+    farm_propose_deaths(f);
+    farm_refill_all(f);
 }
 
 /* Tells every live rank who leads, in which epoch, and that epoch's committed live set. */
@@ -605,7 +374,8 @@ void rm_farm_end(struct rm_farm *f, int status)
     end_job(f, status);
 }
 
-/* ---- leader: completions, failures and stragglers --------------------------------------------- */
+/* ---- leader: completions, failures and stragglers ---------------------------------------------
+ */
 
 static void note_latency(struct rm_farm *f, uint64_t id)
 {
@@ -639,7 +409,7 @@ static void propose_report(struct rm_farm *f, unsigned char *e, size_t len)
     f->retry[f->n_retry++] = (struct pending){e, len};
 }
 
-static void retry_reports(struct rm_farm *f)
+void farm_retry_reports(struct rm_farm *f)
 {
     size_t i = 0;
     while (i < f->n_retry && f->io.propose(f->io.ctx, f->retry[i].e, f->retry[i].len) == 0)
@@ -650,7 +420,7 @@ static void retry_reports(struct rm_farm *f)
     f->n_retry -= i;
 }
 
-static void drop_retries(struct rm_farm *f)
+void farm_drop_retries(struct rm_farm *f)
 {
     for (size_t i = 0; i < f->n_retry; i++)
         free(f->retry[i].e);
@@ -658,8 +428,7 @@ static void drop_retries(struct rm_farm *f)
 }
 
 /* DONE records from sender (this rank's own, or a message): commit the fresh ones. */
-static void leader_done(struct rm_farm *f, uint32_t sender, const unsigned char *recs,
-                        uint32_t n)
+void farm_leader_done(struct rm_farm *f, uint32_t sender, const unsigned char *recs, uint32_t n)
 {
     if (!f->leading || f->finished || n == 0)
         return; /* the sender re-sends to whoever leads next */
@@ -689,14 +458,14 @@ static void leader_done(struct rm_farm *f, uint32_t sender, const unsigned char 
 }
 
 /* A FAIL payload (u64 id, u32 attempt, u16 len, text) from sender: commit it. */
-static void leader_fail(struct rm_farm *f, uint32_t sender, const unsigned char *p, size_t len)
+void farm_leader_fail(struct rm_farm *f, uint32_t sender, const unsigned char *p, size_t len)
 {
     if (!f->leading || f->finished)
         return;
     uint64_t id = rm_get_u64(p);
     uint32_t att = rm_get_u32(p + 8);
-    if (f->tt.initialized && (id >= f->tt.n || f->tt.state[id] == RM_TASK_DONE ||
-                              f->tt.state[id] == RM_TASK_FAILED))
+    if (f->tt.initialized &&
+        (id >= f->tt.n || f->tt.state[id] == RM_TASK_DONE || f->tt.state[id] == RM_TASK_FAILED))
         return; /* as in leader_done, only what is surely over is skipped */
     char err[RM_TT_MAX_ERROR + 1];
     size_t elen = len - 14;
@@ -740,11 +509,11 @@ static int backup_holder(struct rm_farm *f, uint64_t id)
     return -1;
 }
 
-static void check_stragglers(struct rm_farm *f, uint64_t t)
+void farm_check_stragglers(struct rm_farm *f, uint64_t t)
 {
     uint32_t s = f->cur_stage;
-    if (s >= f->tt.stages || (double)f->tt.stage_done[s] < f->cfg.straggler_after *
-                                                               (double)stage_count(f, s))
+    if (s >= f->tt.stages ||
+        (double)f->tt.stage_done[s] < f->cfg.straggler_after * (double)stage_count(f, s))
         return;
     uint64_t med = median_ns(f);
     if (med == 0)
@@ -774,7 +543,8 @@ static void check_stragglers(struct rm_farm *f, uint64_t t)
     }
 }
 
-/* ---- replicated state: apply (every Raft member) ----------------------------------------------- */
+/* ---- replicated state: apply (every Raft member) -----------------------------------------------
+ */
 
 static void after_ids(struct rm_farm *f, const unsigned char *p, bool backup)
 {
@@ -907,11 +677,15 @@ void rm_farm_apply(struct rm_farm *f, const void *entry, size_t len, uint64_t in
         }
         rebuild(f);
         break;
-    case RM_TT_ASSIGN: after_ids(f, p, false); break;
-    case RM_TT_BACKUP: after_ids(f, p, true); break;
+    case RM_TT_ASSIGN:
+        after_ids(f, p, false);
+        break;
+    case RM_TT_BACKUP:
+        after_ids(f, p, true);
+        break;
     case RM_TT_DONE:
         advance_stage(f);
-        refill_all(f);
+        farm_refill_all(f);
         break;
     case RM_TT_FAIL:
         if (fail_rank != RM_TT_NONE) {
@@ -926,7 +700,7 @@ void rm_farm_apply(struct rm_farm *f, const void *entry, size_t len, uint64_t in
             fail_job(f);
             return;
         }
-        refill_all(f);
+        farm_refill_all(f);
         break;
     case RM_TT_DEAD: {
         uint32_t r = rm_get_u32(p + 1);
@@ -940,7 +714,8 @@ void rm_farm_apply(struct rm_farm *f, const void *entry, size_t len, uint64_t in
         rebuild(f);
         break;
     }
-    default: break;
+    default:
+        break;
     }
     if (f->tt.initialized && f->tt.done == f->tt.n && !f->finished && !f->ended)
         finish(f);
@@ -983,10 +758,10 @@ void rm_farm_leader(struct rm_farm *f, int leader, uint64_t term, bool self)
     if (!self && was) { /* deposed: forget the volatile state; the next leader rebuilds */
         f->finished = false;
         f->init_proposed = false;
-        drop_retries(f);
+        farm_drop_retries(f);
     }
     if (leader >= 0 && !self) {
-        adopt_leader(f, leader, term);
+        farm_adopt_leader(f, leader, term);
     } else if (leader < 0 && f->leader >= 0) { /* an election is on */
         f->leader = -1;
         f->leaderless_since = now(f);
@@ -1021,230 +796,5 @@ void rm_farm_leader(struct rm_farm *f, int leader, uint64_t term, bool self)
             finish(f);
     }
     f->leader = -1; /* replays this rank's own reports to itself */
-    adopt_leader(f, (int)f->cfg.rank, term);
-}
-
-/* ---- messages ------------------------------------------------------------------------------ */
-
-static long rec_count(const unsigned char *p, size_t len, size_t rec)
-{
-    if (len < 4)
-        return -1;
-    uint32_t n = rm_get_u32(p);
-    if (n > RM_TT_MAX_BATCH || len != 4 + (size_t)n * rec)
-        return -1;
-    return n;
-}
-
-int rm_farm_message(struct rm_farm *f, uint32_t type, uint32_t sender, uint64_t term,
-                    uint64_t epoch, const void *payload, size_t len)
-{
-    const unsigned char *p = payload;
-    long n;
-    switch (type) {
-    case RM_FARM_ASSIGN:
-        if ((n = rec_count(p, len, RM_FARM_ASSIGN_REC)) < 0 || stale(f, term, epoch))
-            return RM_EPROTO;
-        adopt_leader(f, (int)sender, term);
-        worker_accept(f, p + 4, (uint32_t)n);
-        return 0;
-    case RM_FARM_DONE:
-        if ((n = rec_count(p, len, RM_FARM_DONE_REC)) < 0)
-            return RM_EPROTO;
-        leader_done(f, sender, p + 4, (uint32_t)n);
-        return 0;
-    case RM_FARM_FAIL:
-        if (len < 14 || len != 14 + (size_t)(p[12] | p[13] << 8) ||
-            len - 14 > RM_TT_MAX_ERROR)
-            return RM_EPROTO;
-        leader_fail(f, sender, p, len);
-        return 0;
-    case RM_FARM_LEADER: {
-        size_t bits = ((size_t)f->cfg.size + 7) / 8;
-        if (len != 20 + bits || rm_get_u64(p) != term || rm_get_u64(p + 8) != epoch ||
-            rm_get_u32(p + 16) != f->cfg.size || stale(f, term, epoch))
-            return RM_EPROTO;
-        adopt_leader(f, (int)sender, term);
-        if (f->io.epoch)
-            f->io.epoch(f->io.ctx, epoch, p + 20);
-        return 0;
-    }
-    case RM_FARM_STAGE: {
-        if (len < 16 || stale(f, term, epoch))
-            return RM_EPROTO;
-        uint32_t s = rm_get_u32(p), cnt = rm_get_u32(p + 12);
-        uint64_t first = rm_get_u64(p + 4);
-        if (len != 16 + 4 * (size_t)cnt || s == 0 || first > f->cfg.tasks ||
-            cnt > f->cfg.tasks - first)
-            return RM_EPROTO;
-        adopt_leader(f, (int)sender, term);
-        uint32_t *h = malloc((cnt ? cnt : 1) * sizeof *h);
-        if (!h)
-            return RM_ENOMEM;
-        for (uint32_t i = 0; i < cnt; i++)
-            h[i] = rm_get_u32(p + 16 + 4 * (size_t)i);
-        if (f->io.holders)
-            f->io.holders(f->io.ctx, s, first, cnt, h);
-        free(h);
-        return 0;
-    }
-    case RM_FARM_SHUTDOWN:
-        if (len != 4 || stale(f, term, epoch))
-            return RM_EPROTO;
-        if (rm_get_u32(p) != 0)
-            rm_error("the job failed (rank %u ended it with status %u; see its message)", sender,
-                     rm_get_u32(p));
-        end_job(f, (int)rm_get_u32(p));
-        return 0;
-    default: return RM_EPROTO;
-    }
-}
-
-void rm_farm_death(struct rm_farm *f, uint32_t rank)
-{
-    if (rank >= f->cfg.size)
-        return;
-    if (f->live[rank]) {
-        f->live[rank] = false;
-        f->nlive--;
-    }
-    if ((int)rank == f->leader) {
-        f->leader = -1;
-        f->leaderless_since = now(f);
-    }
-    if (f->leading && !f->finished && !rm_tasktable_is_dead(&f->tt, rank)) {
-        f->dead_pending[rank] = true;
-        propose_deaths(f);
-    }
-}
-
-void rm_farm_fenced(struct rm_farm *f)
-{
-    end_job(f, 3);
-}
-
-void rm_farm_tick(struct rm_farm *f, uint64_t t)
-{
-    if (f->ended)
-        return;
-    if (f->leading && !f->finished) {
-        propose_deaths(f);
-        retry_reports(f);
-        if (f->tt.initialized && f->ring) {
-            refill_all(f);
-            if (f->cfg.speculation && t - f->straggler_at >= STRAGGLER_CHECK_NS) {
-                f->straggler_at = t;
-                check_stragglers(f, t);
-            }
-        }
-    }
-    if (f->leader < 0 && f->leaderless_since == 0)
-        f->leaderless_since = t;
-    if (f->leaderless_since && t - f->leaderless_since > f->cfg.leaderless_ns) {
-        rm_error("no leader for %.1f s: a majority of the Raft group is lost; the job fails",
-                 (double)(t - f->leaderless_since) / 1e9);
-        /* Workers outside the group may still think a stepped-down leader leads: tell them. */
-        unsigned char st[4];
-        rm_put_u32(st, 3);
-        f->io.broadcast(f->io.ctx, RM_FARM_SHUTDOWN, st, sizeof st);
-        end_job(f, 3);
-    }
-}
-
-/* ---- queries and lifecycle ------------------------------------------------------------------- */
-
-const struct rm_tasktable *rm_farm_table(const struct rm_farm *f)
-{
-    return &f->tt;
-}
-
-int rm_farm_leader_rank(const struct rm_farm *f)
-{
-    return f->leader;
-}
-
-uint64_t rm_farm_leader_term(const struct rm_farm *f)
-{
-    return f->leader_term;
-}
-
-void rm_farm_stats(const struct rm_farm *f, struct rm_farm_stats *out)
-{
-    *out = f->st;
-}
-
-int rm_farm_create(const struct rm_farm_config *cfg, const struct rm_farm_io *io,
-                   struct rm_farm **out)
-{
-    if (!cfg || !io || !out || cfg->size == 0 || cfg->rank >= cfg->size || cfg->stages == 0 ||
-        cfg->stages > RM_TT_MAX_STAGES || !cfg->stage_tasks || cfg->tasks > RM_TT_MAX_TASKS ||
-        !io->now || !io->propose || !io->send || !io->broadcast || !io->run || !io->finished ||
-        !io->ended || cfg->batch > RM_TT_MAX_BATCH)
-        return RM_EINVAL;
-    uint64_t sum = 0;
-    for (uint32_t s = 0; s < cfg->stages; s++)
-        sum += cfg->stage_tasks[s];
-    if (sum != cfg->tasks)
-        return RM_EINVAL;
-    struct rm_farm *f = calloc(1, sizeof *f);
-    if (!f)
-        return RM_ENOMEM;
-    f->cfg = *cfg;
-    f->io = *io;
-    if (!f->cfg.max_attempts)
-        f->cfg.max_attempts = 3;
-    if (!f->cfg.batch)
-        f->cfg.batch = 64;
-    if (!f->cfg.credits)
-        f->cfg.credits = 2 * f->cfg.batch;
-    if (f->cfg.straggler_after <= 0)
-        f->cfg.straggler_after = 0.75;
-    if (f->cfg.straggler_factor <= 0)
-        f->cfg.straggler_factor = 1.5;
-    if (!f->cfg.leaderless_ns)
-        f->cfg.leaderless_ns = 5000 * NS_PER_MS;
-    f->leader = -1;
-    f->nlive = cfg->size;
-    rm_tasktable_init(&f->tt);
-    size_t n = cfg->tasks ? (size_t)cfg->tasks : 1;
-    f->stage_tasks = malloc(cfg->stages * sizeof *f->stage_tasks);
-    f->live = malloc(cfg->size * sizeof *f->live);
-    f->q = calloc(cfg->size, sizeof *f->q);
-    f->inflight = calloc(cfg->size, sizeof *f->inflight);
-    f->dead_pending = calloc(cfg->size, sizeof *f->dead_pending);
-    f->seen = calloc(n, sizeof *f->seen);
-    if (!f->stage_tasks || !f->live || !f->q || !f->inflight || !f->dead_pending || !f->seen) {
-        rm_farm_destroy(f);
-        return RM_ENOMEM;
-    }
-    memcpy(f->stage_tasks, cfg->stage_tasks, cfg->stages * sizeof *f->stage_tasks);
-    f->cfg.stage_tasks = f->stage_tasks;
-    for (uint32_t r = 0; r < cfg->size; r++)
-        f->live[r] = true;
-    *out = f;
-    return 0;
-}
-
-void rm_farm_destroy(struct rm_farm *f)
-{
-    if (!f)
-        return;
-    rm_tasktable_close(&f->tt);
-    rm_ring_destroy(f->ring);
-    for (uint32_t r = 0; f->q && r < f->cfg.size; r++)
-        free(f->q[r].v);
-    free(f->q);
-    free(f->stage_tasks);
-    free(f->live);
-    free(f->reserved);
-    free(f->inflight);
-    free(f->t_sent);
-    free(f->dead_pending);
-    free(f->lat_us);
-    drop_retries(f);
-    free(f->retry);
-    free(f->seen);
-    free(f->done_log);
-    free(f->fail_log);
-    free(f);
+    farm_adopt_leader(f, (int)f->cfg.rank, term);
 }

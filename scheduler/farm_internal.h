@@ -1,0 +1,135 @@
+/*
+ * farm_internal.h: what the two halves of the farm share (farm.c: the coordinator, on the Raft
+ * leader; farm_rank.c: what every rank does: its worker bookkeeping, message intake, time,
+ * deaths, lifecycle). Not for use outside scheduler/farm*.c. Same thread rule as farm.h.
+ */
+#ifndef RM_FARM_INTERNAL_H
+#define RM_FARM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ringmaster.h"
+#include "scheduler/farm.h"
+#include "scheduler/ring.h"
+
+#define NS_PER_MS 1000000ull
+#define STRAGGLER_CHECK_NS (50 * NS_PER_MS) /* how often the leader looks for stragglers */
+
+struct idq {
+    uint64_t *v;
+    size_t n, cap;
+};
+
+struct pending {
+    unsigned char *e;
+    size_t len;
+};
+
+struct rm_farm {
+    struct rm_farm_config cfg;
+    uint64_t *stage_tasks;
+    struct rm_farm_io io;
+    struct rm_tasktable tt;
+    bool ended;
+    bool *live; /* this rank's view: not found dead, not committed dead */
+    uint32_t nlive;
+    /* leader state, rebuilt from tt whenever this rank takes office (or a death commits) */
+    bool leading, init_proposed, finished;
+    uint64_t t_lead;
+    struct rm_ring *ring;
+    struct idq *q;      /* per rank: pending tasks placed there, next at the end */
+    uint8_t *reserved;  /* per task: in a proposed, not yet applied ASSIGN or BACKUP */
+    uint32_t *inflight; /* per rank: copies assigned or reserved there */
+    uint64_t *t_sent;   /* per task: when its current copy was sent */
+    bool *dead_pending; /* per rank: death to commit */
+    uint32_t cur_stage;
+    uint32_t *lat_us; /* latencies (send to completion) of this stage's tasks */
+    size_t n_lat, cap_lat, median_at;
+    uint64_t median_ns, straggler_at;
+    struct pending *retry; /* reports the log could not take yet */
+    size_t n_retry, cap_retry;
+    /* worker state */
+    int leader;
+    uint64_t leader_term, epoch_seen, leaderless_since;
+    uint32_t *seen;          /* per task: highest attempt received */
+    unsigned char *done_log; /* every completion reported, RM_FARM_DONE_REC bytes each */
+    size_t n_done, cap_done;
+    unsigned char *fail_log; /* every failure reported: u32 len, then the FAIL payload */
+    size_t fail_len, fail_cap;
+    struct rm_farm_stats st;
+};
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+static inline int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 256;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return RM_ENOMEM;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static inline int q_push(struct idq *q, uint64_t id)
+{
+    if (grow((void **)&q->v, &q->cap, q->n + 1, sizeof *q->v) != 0)
+        return RM_ENOMEM;
+    q->v[q->n++] = id;
+    return 0;
+}
+
+static inline uint64_t now(struct rm_farm *f)
+{
+    return f->io.now(f->io.ctx);
+}
+
+static inline uint64_t stage_count(const struct rm_farm *f, uint32_t s)
+{
+    return f->tt.stage_first[s + 1] - f->tt.stage_first[s];
+}
+
+/* Ranks that run tasks: every live rank but the leader, or the leader when it is alone. */
+static inline bool is_worker(const struct rm_farm *f, uint32_t r)
+{
+    return r < f->cfg.size && f->live[r] && (r != f->cfg.rank || f->nlive == 1);
+}
+
+static inline void end_job(struct rm_farm *f, int status)
+{
+    if (f->ended)
+        return;
+    f->ended = true;
+    f->io.ended(f->io.ctx, status);
+}
+
+static inline void describe(struct rm_farm *f, uint64_t id, char *buf, size_t cap)
+{
+    if (f->io.describe)
+        f->io.describe(f->io.ctx, id, buf, cap);
+    else
+        snprintf(buf, cap, "task %llu", (unsigned long long)id);
+}
+
+/* farm.c: the coordinator's entry points used by farm_rank.c. */
+void farm_leader_done(struct rm_farm *f, uint32_t sender, const unsigned char *recs, uint32_t n);
+void farm_leader_fail(struct rm_farm *f, uint32_t sender, const unsigned char *p, size_t len);
+void farm_propose_deaths(struct rm_farm *f);
+void farm_retry_reports(struct rm_farm *f);
+void farm_drop_retries(struct rm_farm *f);
+void farm_refill_all(struct rm_farm *f);
+void farm_check_stragglers(struct rm_farm *f, uint64_t t);
+
+/* farm_rank.c: the worker half used by farm.c. */
+void farm_worker_accept(struct rm_farm *f, const unsigned char *recs, uint32_t n);
+void farm_adopt_leader(struct rm_farm *f, int leader, uint64_t term);
+
+#endif /* RM_FARM_INTERNAL_H */
