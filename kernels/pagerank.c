@@ -350,19 +350,29 @@ static int run_count(struct pr *p, uint64_t id, uint32_t r, char *err, size_t ca
     return rc;
 }
 
+/* Part r's graph and its vertices' ranks going into iteration it; *rank is malloc'd (the
+ * caller frees it and the graph, on error too). */
+static int part_ranks(struct pr *p, uint32_t r, uint32_t it, struct graph *g, double **rank,
+                      char *err, size_t cap)
+{
+    uint64_t nv = 0;
+    *rank = NULL;
+    int rc = load_graph(p, r, g, err, cap);
+    if (rc == 0)
+        rc = count_vertices(p, &nv, err, cap);
+    if (rc == 0 && !(*rank = malloc((g->nv + 1) * sizeof **rank)))
+        rc = RM_ENOMEM;
+    if (rc == 0)
+        rc = ranks_in(p, r, it, g, nv, *rank, err, cap);
+    return rc;
+}
+
 static int run_iteration(struct pr *p, uint64_t id, uint32_t r, uint32_t it, char *err,
                          size_t cap)
 {
     struct graph g = {0};
-    uint64_t nv = 0;
-    int rc = load_graph(p, r, &g, err, cap);
-    if (rc == 0)
-        rc = count_vertices(p, &nv, err, cap);
-    double *rank = rc == 0 ? malloc((g.nv + 1) * sizeof *rank) : NULL;
-    if (rc == 0 && !rank)
-        rc = RM_ENOMEM;
-    if (rc == 0)
-        rc = ranks_in(p, r, it, &g, nv, rank, err, cap);
+    double *rank;
+    int rc = part_ranks(p, r, it, &g, &rank, err, cap);
     struct recs *out = rc == 0 ? calloc(p->base.r, sizeof *out) : NULL;
     if (rc == 0 && !out)
         rc = RM_ENOMEM;
@@ -409,15 +419,8 @@ static int write_ranks(void *arg, FILE *f)
 static int run_write(struct pr *p, uint32_t r, uint32_t attempt, char *err, size_t cap)
 {
     struct graph g = {0};
-    uint64_t nv = 0;
-    int rc = load_graph(p, r, &g, err, cap);
-    if (rc == 0)
-        rc = count_vertices(p, &nv, err, cap);
-    double *rank = rc == 0 ? malloc((g.nv + 1) * sizeof *rank) : NULL;
-    if (rc == 0 && !rank)
-        rc = RM_ENOMEM;
-    if (rc == 0)
-        rc = ranks_in(p, r, p->iterations, &g, nv, rank, err, cap);
+    double *rank;
+    int rc = part_ranks(p, r, p->iterations, &g, &rank, err, cap);
     struct writing w = {&g, rank};
     if (rc == 0)
         rc = rm_mrjob_write_part(&p->base, r, attempt, write_ranks, &w, err, cap);

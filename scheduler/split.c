@@ -171,7 +171,7 @@ static void stack_free(struct dirstack *s)
 /* Handles one entry of an open directory: a regular file (or a symlink to one) is recorded, a
  * real directory is pushed, anything else is skipped. */
 static int scan_entry(struct builder *b, DIR *d, const char *dir, const char *name,
-                      struct dirstack *todo)
+                      struct dirstack *unread)
 {
     char *path = join(dir, name);
     if (!path)
@@ -183,7 +183,7 @@ static int scan_entry(struct builder *b, DIR *d, const char *dir, const char *na
         return rc;
     }
     if (S_ISDIR(st.st_mode))
-        return stack_push(todo, path);
+        return stack_push(unread, path);
     /* A symlink counts only if it leads to a regular file; dangling ones are skipped. */
     if (S_ISLNK(st.st_mode) && fstatat(dirfd(d), name, &st, 0) != 0) {
         free(path);
@@ -195,8 +195,8 @@ static int scan_entry(struct builder *b, DIR *d, const char *dir, const char *na
     return 0;
 }
 
-/* Reads one directory: its files into the set, its subdirectories onto todo. */
-static int scan_dir(struct builder *b, const char *dir, struct dirstack *todo)
+/* Reads one directory: its files into the set, its subdirectories onto unread. */
+static int scan_dir(struct builder *b, const char *dir, struct dirstack *unread)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -212,7 +212,7 @@ static int scan_dir(struct builder *b, const char *dir, struct dirstack *todo)
         }
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        rc = scan_entry(b, d, dir, e->d_name, todo);
+        rc = scan_entry(b, d, dir, e->d_name, unread);
         if (rc != 0)
             break;
     }
@@ -223,15 +223,15 @@ static int scan_dir(struct builder *b, const char *dir, struct dirstack *todo)
 /* Records every regular file below root, in no particular order. */
 static int walk_dir(struct builder *b, const char *root)
 {
-    struct dirstack todo = {0};
+    struct dirstack unread = {0};
     char *first = strdup(root);
-    int rc = first ? stack_push(&todo, first) : RM_ENOMEM;
-    while (rc == 0 && todo.n > 0) {
-        char *dir = todo.v[--todo.n];
-        rc = scan_dir(b, dir, &todo);
+    int rc = first ? stack_push(&unread, first) : RM_ENOMEM;
+    while (rc == 0 && unread.n > 0) {
+        char *dir = unread.v[--unread.n];
+        rc = scan_dir(b, dir, &unread);
         free(dir);
     }
-    stack_free(&todo);
+    stack_free(&unread);
     return rc;
 }
 
