@@ -115,8 +115,8 @@ static int reduce(void *user, const char *key, size_t klen, struct rm_values *va
     char v[96];
     int n = klen > 6 && memcmp(key, "level:", 6) == 0
                 ? snprintf(v, sizeof v, "%" PRIu64, a.count)
-                : snprintf(v, sizeof v, "%" PRIu64 " %" PRIu64 " %.1f %" PRIu64, a.count,
-                           a.errors, a.count ? (double)a.sum / (double)a.count : 0.0, a.max);
+                : snprintf(v, sizeof v, "%" PRIu64 " %" PRIu64 " %.1f %" PRIu64, a.count, a.errors,
+                           a.count ? (double)a.sum / (double)a.count : 0.0, a.max);
     return rm_emit(out, key, klen, v, (size_t)n);
 }
 

@@ -188,9 +188,8 @@ static void grep_summary(void *ctx, const struct rm_farm_stats *st, const struct
     struct grep *g = ctx;
     printf("grep: %llu matching lines of %llu in %zu files, %.3f s; %llu tasks, %llu "
            "rescheduled; output: %s\n",
-           (unsigned long long)g->matches, (unsigned long long)g->lines, g->base.in.n,
-           st->seconds, (unsigned long long)tt->n, (unsigned long long)tt->rescheduled,
-           g->base.output);
+           (unsigned long long)g->matches, (unsigned long long)g->lines, g->base.in.n, st->seconds,
+           (unsigned long long)tt->n, (unsigned long long)tt->rescheduled, g->base.output);
 }
 
 static int grep_attach(void *ctx, int rank, int size, struct rm_shuffle *shuffle)

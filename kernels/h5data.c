@@ -13,8 +13,8 @@
 
 /* Opens file path's dataset; fills its rank and dims. Returns the dataset or -1 (and the file
  * in *f, or -1). */
-static hid_t open_dataset(const char *path, const char *name, hid_t *f, int *rank,
-                          hsize_t *dims, bool *is_f64)
+static hid_t open_dataset(const char *path, const char *name, hid_t *f, int *rank, hsize_t *dims,
+                          bool *is_f64)
 {
     *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t ds = *f >= 0 ? H5Dopen2(*f, name, H5P_DEFAULT) : -1;
@@ -79,7 +79,8 @@ int rm_h5data_open(struct rm_h5data *d, char *const *paths, size_t n, const char
                      path, dataset, min_rank);
             rc = RM_EUSAGE;
         } else if (i > 0 && cols != d->cols) {
-            snprintf(err, cap, "--input %s: dataset '%s' rows hold %llu values, not %llu as in "
+            snprintf(err, cap,
+                     "--input %s: dataset '%s' rows hold %llu values, not %llu as in "
                      "the first file",
                      path, dataset, (unsigned long long)cols, (unsigned long long)d->cols);
             rc = RM_EUSAGE;
@@ -90,9 +91,9 @@ int rm_h5data_open(struct rm_h5data *d, char *const *paths, size_t n, const char
         uint64_t per = split_size / (8 * (cols ? cols : 1));
         per = per ? per : 1;
         for (uint64_t r = 0; rc == 0 && r < dims[0]; r += per)
-            rc = add_block(d, &capb,
-                           (struct rm_h5block){i, r, dims[0] - r < per ? dims[0] - r : per,
-                                               d->rows + r});
+            rc = add_block(
+                d, &capb,
+                (struct rm_h5block){i, r, dims[0] - r < per ? dims[0] - r : per, d->rows + r});
         d->rows += dims[0];
     }
     if (rc != 0)
@@ -218,8 +219,8 @@ int rm_h5data_put(struct rm_h5data *d, uint64_t id, const void *data, size_t len
     return rm_shuffle_put(d->shuffle, id, 1, &p, &len);
 }
 
-int rm_h5data_gather(struct rm_h5data *d, uint32_t st, size_t want, unsigned char *all,
-                     char *err, size_t cap)
+int rm_h5data_gather(struct rm_h5data *d, uint32_t st, size_t want, unsigned char *all, char *err,
+                     size_t cap)
 {
     uint64_t first = d->stage_first[st], n = d->stage_first[st + 1] - first;
     for (uint64_t i = 0; i < n; i++) {

@@ -29,9 +29,9 @@ struct rm_h5block {
 
 struct rm_h5data {
     struct rm_input_set in;
-    const char *dataset;  /* borrowed */
-    uint64_t cols;        /* values per row (the product of the other dimensions) */
-    uint64_t rows;        /* over all the files */
+    const char *dataset; /* borrowed */
+    uint64_t cols;       /* values per row (the product of the other dimensions) */
+    uint64_t rows;       /* over all the files */
     struct rm_h5block *blocks;
     size_t m;
     /* stage outputs */
@@ -73,7 +73,7 @@ int rm_h5data_put(struct rm_h5data *d, uint64_t id, const void *data, size_t len
 
 /* Fetches the output of every task of stage st, each exactly `want` bytes, into all
  * (tasks x want). 0; RM_EDEAD (a holder died: the farm recomputes); or an error (err). */
-int rm_h5data_gather(struct rm_h5data *d, uint32_t st, size_t want, unsigned char *all,
-                     char *err, size_t cap);
+int rm_h5data_gather(struct rm_h5data *d, uint32_t st, size_t want, unsigned char *all, char *err,
+                     size_t cap);
 
 #endif /* RM_KERNELS_H5DATA_H */

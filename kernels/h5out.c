@@ -5,8 +5,7 @@
 
 #include "ringmaster.h"
 
-int rm_h5_write_words(const char *path, const char *const *words, const uint64_t *counts,
-                      size_t n)
+int rm_h5_write_words(const char *path, const char *const *words, const uint64_t *counts, size_t n)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* the caller reports one line */
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -17,11 +16,10 @@ int rm_h5_write_words(const char *path, const char *const *words, const uint64_t
                      H5Tset_cset(str, H5T_CSET_UTF8) >= 0
                  ? 0
                  : RM_EIO;
-    hid_t dw = rc == 0 ? H5Dcreate2(f, "/words", str, space, H5P_DEFAULT, H5P_DEFAULT,
+    hid_t dw =
+        rc == 0 ? H5Dcreate2(f, "/words", str, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    hid_t dc = rc == 0 ? H5Dcreate2(f, "/counts", H5T_STD_U64LE, space, H5P_DEFAULT, H5P_DEFAULT,
                                     H5P_DEFAULT)
-                       : -1;
-    hid_t dc = rc == 0 ? H5Dcreate2(f, "/counts", H5T_STD_U64LE, space, H5P_DEFAULT,
-                                    H5P_DEFAULT, H5P_DEFAULT)
                        : -1;
     if (dw < 0 || dc < 0 ||
         (n && (H5Dwrite(dw, str, H5S_ALL, H5S_ALL, H5P_DEFAULT, words) < 0 ||

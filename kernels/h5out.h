@@ -11,7 +11,6 @@
 
 /* Creates path (truncating it) with /words, n variable-length UTF-8 strings, and /counts,
  * n uint64, in that order. words and counts are borrowed. Returns 0 or RM_EIO. */
-int rm_h5_write_words(const char *path, const char *const *words, const uint64_t *counts,
-                      size_t n);
+int rm_h5_write_words(const char *path, const char *const *words, const uint64_t *counts, size_t n);
 
 #endif /* RM_KERNELS_H5OUT_H */

@@ -41,7 +41,7 @@ struct hist {
     uint32_t bins;
     bool bounded; /* --min and --max given */
     double lo, hi;
-    size_t m;     /* blocks */
+    size_t m; /* blocks */
     uint32_t stages;
     uint64_t stage_tasks[3];
     uint64_t count_first; /* first id of the count stage */
@@ -82,8 +82,8 @@ static void hist_keys(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes)
     for (uint64_t i = 0; i < n; i++) {
         size_t b;
         uint32_t st = stage_of(h, first + i, &b);
-        hashes[i] = st + 1 < h->stages ? rm_h5data_key(&h->d, b)
-                                       : rm_ring_hash("histogram-sum", 13);
+        hashes[i] =
+            st + 1 < h->stages ? rm_h5data_key(&h->d, b) : rm_ring_hash("histogram-sum", 13);
     }
 }
 
@@ -203,8 +203,8 @@ static int run_count(struct hist *h, uint64_t id, size_t b, char *err, size_t ca
 }
 
 /* Writes the histogram as the output's part 0, in TSV or HDF5. */
-static int write_result(struct hist *h, const uint64_t *sum, double lo, double hi,
-                        uint32_t attempt, char *err, size_t cap)
+static int write_result(struct hist *h, const uint64_t *sum, double lo, double hi, uint32_t attempt,
+                        char *err, size_t cap)
 {
     size_t plen = strlen(h->parts) + 64, ol = strlen(h->output);
     char *tmp = malloc(plen), *part = malloc(plen);
@@ -268,8 +268,7 @@ static int run_sum(struct hist *h, uint32_t attempt, char *err, size_t cap)
     size_t want = (h->bins + OUT_EXTRA) * sizeof(uint64_t);
     unsigned char *all = malloc(h->m * want + 1);
     uint64_t *sum = calloc(h->bins + OUT_EXTRA, sizeof *sum);
-    int rc = all && sum ? rm_h5data_gather(&h->d, h->stages - 2, want, all, err, cap)
-                        : RM_ENOMEM;
+    int rc = all && sum ? rm_h5data_gather(&h->d, h->stages - 2, want, all, err, cap) : RM_ENOMEM;
     for (size_t i = 0; rc == 0 && i < h->m; i++)
         for (uint32_t k = 0; k < h->bins + 3; k++)
             sum[k] += rm_get_u64(all + i * want + 8 * k);
@@ -317,8 +316,7 @@ static int hist_finish(void *ctx)
     snprintf(part, plen, "%s/0", h->parts);
     int rc = 0;
     if (rename(part, h->output) != 0) {
-        fprintf(stderr, "histogram: cannot move %s to %s: %s\n", part, h->output,
-                strerror(errno));
+        fprintf(stderr, "histogram: cannot move %s to %s: %s\n", part, h->output, strerror(errno));
         rc = RM_EIO;
     }
     free(part);
@@ -386,13 +384,19 @@ int rm_kernel_histogram_open(const struct rm_options *opts, int rank, struct rm_
         free(b);
         return rc;
     }
-    b->k = (struct rm_farm_kernel){.name = "histogram", .ctx = h,
+    b->k = (struct rm_farm_kernel){.name = "histogram",
+                                   .ctx = h,
                                    .tasks = (h->stages - 1) * (uint64_t)h->m + 1,
-                                   .stages = h->stages, .stage_tasks = h->stage_tasks,
-                                   .held_outputs = true, .attach = hist_attach,
-                                   .holders = hist_holders, .keys = hist_keys,
-                                   .describe = hist_describe, .run = hist_run,
-                                   .finish = hist_finish, .summary = hist_summary};
+                                   .stages = h->stages,
+                                   .stage_tasks = h->stage_tasks,
+                                   .held_outputs = true,
+                                   .attach = hist_attach,
+                                   .holders = hist_holders,
+                                   .keys = hist_keys,
+                                   .describe = hist_describe,
+                                   .run = hist_run,
+                                   .finish = hist_finish,
+                                   .summary = hist_summary};
     *out = &b->k;
     return 0;
 }

@@ -79,8 +79,7 @@ static int ii_reduce(void *user, const char *key, size_t klen, struct rm_values 
             }
             p = q;
         }
-        p[n++] = (struct posting){tab + 1, vlen - (size_t)(tab + 1 - v),
-                                  strtoull(v, NULL, 10)};
+        p[n++] = (struct posting){tab + 1, vlen - (size_t)(tab + 1 - v), strtoull(v, NULL, 10)};
         bytes += vlen + 2;
     }
     if (n > 1)
@@ -100,8 +99,7 @@ static int ii_reduce(void *user, const char *key, size_t klen, struct rm_values 
     return rc;
 }
 
-static const struct rm_job invindex_job = {.name = "invindex", .map = ii_map,
-                                           .reduce = ii_reduce};
+static const struct rm_job invindex_job = {.name = "invindex", .map = ii_map, .reduce = ii_reduce};
 
 int rm_kernel_invindex_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
                             char *err, size_t cap)

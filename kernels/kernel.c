@@ -13,19 +13,15 @@ struct kernel_entry {
 };
 
 static const struct kernel_entry table[] = {
-    {"grep", rm_kernel_grep_open},
-    {"histogram", rm_kernel_histogram_open},
-    {"invindex", rm_kernel_invindex_open},
-    {"kmeans", rm_kernel_kmeans_open},
-    {"noop", rm_kernel_noop_open},
-    {"pagerank", rm_kernel_pagerank_open},
-    {"sort", rm_kernel_sort_open},
-    {"tasks", rm_kernel_tasks_open},
+    {"grep", rm_kernel_grep_open},           {"histogram", rm_kernel_histogram_open},
+    {"invindex", rm_kernel_invindex_open},   {"kmeans", rm_kernel_kmeans_open},
+    {"noop", rm_kernel_noop_open},           {"pagerank", rm_kernel_pagerank_open},
+    {"sort", rm_kernel_sort_open},           {"tasks", rm_kernel_tasks_open},
     {"wordcount", rm_kernel_wordcount_open},
 };
 
-int rm_kernel_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
-                   char *err, size_t cap)
+int rm_kernel_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out, char *err,
+                   size_t cap)
 {
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(opts->kernel, table[i].name) == 0)

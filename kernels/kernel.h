@@ -20,8 +20,8 @@
  * Returns 0; RM_EUSAGE with one line in err (bad or missing input: exit 2); RM_ENOENT
  * (no such kernel); RM_ENOMEM.
  */
-int rm_kernel_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
-                   char *err, size_t cap);
+int rm_kernel_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out, char *err,
+                   size_t cap);
 
 /* Frees a kernel. NULL is ignored. */
 void rm_kernel_close(struct rm_farm_kernel *k);
@@ -29,18 +29,18 @@ void rm_kernel_close(struct rm_farm_kernel *k);
 /* The kernels; same contract as rm_kernel_open. */
 int rm_kernel_noop_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
                         char *err, size_t cap);
-int rm_kernel_wordcount_open(const struct rm_options *opts, int rank,
-                             struct rm_farm_kernel **out, char *err, size_t cap);
-int rm_kernel_invindex_open(const struct rm_options *opts, int rank,
-                            struct rm_farm_kernel **out, char *err, size_t cap);
+int rm_kernel_wordcount_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
+                             char *err, size_t cap);
+int rm_kernel_invindex_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
+                            char *err, size_t cap);
 int rm_kernel_sort_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
                         char *err, size_t cap);
-int rm_kernel_histogram_open(const struct rm_options *opts, int rank,
-                             struct rm_farm_kernel **out, char *err, size_t cap);
+int rm_kernel_histogram_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
+                             char *err, size_t cap);
 int rm_kernel_kmeans_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
                           char *err, size_t cap);
-int rm_kernel_pagerank_open(const struct rm_options *opts, int rank,
-                            struct rm_farm_kernel **out, char *err, size_t cap);
+int rm_kernel_pagerank_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
+                            char *err, size_t cap);
 int rm_kernel_grep_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
                         char *err, size_t cap);
 int rm_kernel_tasks_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,

@@ -37,9 +37,9 @@ struct km {
     char *parts;
     uint32_t k, iterations;
     uint64_t dims;
-    double *init;               /* k x dims: the initial centroids */
-    uint64_t *stage_tasks;      /* iterations + 1 stages of m tasks */
-    double *final;              /* k x dims, the final centroids (finish) */
+    double *init;          /* k x dims: the initial centroids */
+    uint64_t *stage_tasks; /* iterations + 1 stages of m tasks */
+    double *final;         /* k x dims, the final centroids (finish) */
 };
 
 static void km_release(void *ctx)
@@ -113,8 +113,8 @@ static int centroids(struct km *k, uint32_t st, double *c, char *err, size_t cap
         for (uint32_t j = 0; j < k->k; j++) {
             double n = sum[(size_t)j * (k->dims + 1) + k->dims];
             for (uint64_t x = 0; x < k->dims; x++)
-                c[j * k->dims + x] = n > 0 ? sum[(size_t)j * (k->dims + 1) + x] / n
-                                           : used[j * k->dims + x];
+                c[j * k->dims + x] =
+                    n > 0 ? sum[(size_t)j * (k->dims + 1) + x] / n : used[j * k->dims + x];
         }
     }
     free(all);
@@ -250,13 +250,13 @@ static int write_h5(struct km *k, const char *path, const uint32_t *labels)
     hid_t dl = f >= 0 ? H5Dcreate2(f, "/clusters", H5T_STD_U32LE, sl, H5P_DEFAULT, H5P_DEFAULT,
                                    H5P_DEFAULT)
                       : -1;
-    int rc = dc >= 0 && dl >= 0 &&
-                     H5Dwrite(dc, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, k->final) >=
-                         0 &&
-                     (ld == 0 ||
-                      H5Dwrite(dl, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels) >= 0)
-                 ? 0
-                 : RM_EIO;
+    int rc =
+        dc >= 0 && dl >= 0 &&
+                H5Dwrite(dc, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, k->final) >= 0 &&
+                (ld == 0 ||
+                 H5Dwrite(dl, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels) >= 0)
+            ? 0
+            : RM_EIO;
     if (dc >= 0)
         H5Dclose(dc);
     if (dl >= 0)
@@ -325,8 +325,8 @@ static void km_summary(void *ctx, const struct rm_farm_stats *st, const struct r
     printf("kmeans: %u centroids of %llu points (%llu dims), %u iterations, in %.3f s; %zu "
            "blocks, %llu rescheduled, %llu outputs recomputed; output: %s\n",
            k->k, (unsigned long long)k->d.rows, (unsigned long long)k->dims, k->iterations,
-           st->seconds, k->d.m, (unsigned long long)tt->rescheduled,
-           (unsigned long long)tt->lost, k->output);
+           st->seconds, k->d.m, (unsigned long long)tt->rescheduled, (unsigned long long)tt->lost,
+           k->output);
 }
 
 static uint64_t splitmix(uint64_t *s)
@@ -355,8 +355,8 @@ static int pick_initial(struct km *k, uint64_t seed, char *err, size_t cap)
                 again |= rows[i] == rows[j];
         } while (again);
         if (rm_h5data_read_row(&k->d, rows[j], k->init + (size_t)j * k->dims) != 0) {
-            snprintf(err, cap, "kmeans: cannot read row %llu of %s",
-                     (unsigned long long)rows[j], k->d.dataset);
+            snprintf(err, cap, "kmeans: cannot read row %llu of %s", (unsigned long long)rows[j],
+                     k->d.dataset);
             free(rows);
             return RM_EUSAGE;
         }
@@ -379,8 +379,8 @@ int rm_kernel_kmeans_open(const struct rm_options *opts, int rank, struct rm_far
     k->output = opts->output;
     k->k = opts->k;
     k->iterations = opts->iterations;
-    int rc = rm_h5data_open(&k->d, opts->inputs, opts->n_inputs, opts->dataset, 2,
-                            opts->split_size, err, cap);
+    int rc = rm_h5data_open(&k->d, opts->inputs, opts->n_inputs, opts->dataset, 2, opts->split_size,
+                            err, cap);
     if (rc != 0) {
         free(b);
         return rc;
@@ -408,12 +408,19 @@ int rm_kernel_kmeans_open(const struct rm_options *opts, int rank, struct rm_far
         free(b);
         return rc;
     }
-    b->k = (struct rm_farm_kernel){.name = "kmeans", .ctx = k,
-                                   .tasks = (uint64_t)stages * k->d.m, .stages = stages,
-                                   .stage_tasks = k->stage_tasks, .held_outputs = true,
-                                   .attach = km_attach, .holders = km_holders,
-                                   .keys = km_keys, .describe = km_describe, .run = km_run,
-                                   .finish = km_finish, .summary = km_summary};
+    b->k = (struct rm_farm_kernel){.name = "kmeans",
+                                   .ctx = k,
+                                   .tasks = (uint64_t)stages * k->d.m,
+                                   .stages = stages,
+                                   .stage_tasks = k->stage_tasks,
+                                   .held_outputs = true,
+                                   .attach = km_attach,
+                                   .holders = km_holders,
+                                   .keys = km_keys,
+                                   .describe = km_describe,
+                                   .run = km_run,
+                                   .finish = km_finish,
+                                   .summary = km_summary};
     *out = &b->k;
     return 0;
 }

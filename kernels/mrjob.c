@@ -81,12 +81,12 @@ void rm_mrjob_describe(void *ctx, uint64_t id, char *buf, size_t cap)
 {
     struct rm_mrjob *j = ctx;
     if (id < j->m)
-        snprintf(buf, cap, "%s map task %llu (%s bytes %llu-%llu)", j->name,
-                 (unsigned long long)id, j->in.files[j->splits[id].file].path,
-                 (unsigned long long)j->splits[id].start, (unsigned long long)j->splits[id].end);
+        snprintf(buf, cap, "%s map task %llu (%s bytes %llu-%llu)", j->name, (unsigned long long)id,
+                 j->in.files[j->splits[id].file].path, (unsigned long long)j->splits[id].start,
+                 (unsigned long long)j->splits[id].end);
     else
-        snprintf(buf, cap, "%s reduce task %llu (partition %llu)", j->name,
-                 (unsigned long long)id, (unsigned long long)(id - j->m));
+        snprintf(buf, cap, "%s reduce task %llu (partition %llu)", j->name, (unsigned long long)id,
+                 (unsigned long long)(id - j->m));
 }
 
 int rm_mrjob_attach(void *ctx, int rank, int size, struct rm_shuffle *shuffle)

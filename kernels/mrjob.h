@@ -22,16 +22,16 @@ struct rm_mrjob {
     const char *name;
     struct rm_input_set in;
     struct rm_split *splits;
-    size_t m;                   /* map tasks: ids [0, m) */
-    uint32_t r;                 /* reduce tasks: ids [m, m + r) */
+    size_t m;   /* map tasks: ids [0, m) */
+    uint32_t r; /* reduce tasks: ids [m, m + r) */
     uint64_t stage_tasks[2];
     uint64_t in_bytes;
-    const char *output;         /* borrowed from the options */
-    char *parts;                /* OUTPUT.parts */
+    const char *output; /* borrowed from the options */
+    char *parts;        /* OUTPUT.parts */
     int rank;
     struct rm_shuffle *shuffle;
     pthread_mutex_t mu;
-    uint32_t *holder;           /* per map task (under mu) */
+    uint32_t *holder; /* per map task (under mu) */
 };
 
 /* Expands the inputs and makes splits of split_size bytes, for opts->partitions reduce tasks;

@@ -76,9 +76,14 @@ int rm_kernel_noop_open(const struct rm_options *opts, int rank, struct rm_farm_
         return RM_ENOMEM;
     b->n.stage_tasks[0] = opts->tasks;
     b->n.task_ms = opts->task_ms;
-    b->k = (struct rm_farm_kernel){.name = "noop", .ctx = &b->n, .tasks = opts->tasks,
-                                   .stages = 1, .stage_tasks = b->n.stage_tasks,
-                                   .keys = noop_keys, .run = noop_run, .summary = noop_summary};
+    b->k = (struct rm_farm_kernel){.name = "noop",
+                                   .ctx = &b->n,
+                                   .tasks = opts->tasks,
+                                   .stages = 1,
+                                   .stage_tasks = b->n.stage_tasks,
+                                   .keys = noop_keys,
+                                   .run = noop_run,
+                                   .summary = noop_summary};
     *out = &b->k;
     return 0;
 }

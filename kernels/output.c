@@ -106,7 +106,8 @@ void rm_output_remove_parts(const char *parts)
         rm_warn("could not remove %s: %s", parts, strerror(errno));
 }
 
-/* ---- k-way merge of sorted parts -------------------------------------------------------------- */
+/* ---- k-way merge of sorted parts --------------------------------------------------------------
+ */
 
 struct cursor {
     FILE *f;
@@ -164,8 +165,8 @@ static int merge_into(struct cursor *cur, uint32_t n, FILE *out, rm_output_line_
     }
 }
 
-int rm_output_merge_sorted(const char *parts, uint32_t n, const char *output, rm_output_line_fn each,
-                           void *ctx, const char *who)
+int rm_output_merge_sorted(const char *parts, uint32_t n, const char *output,
+                           rm_output_line_fn each, void *ctx, const char *who)
 {
     size_t plen = strlen(parts) + 32, olen = strlen(output) + 32;
     char *path = malloc(plen), *tmp = malloc(olen);

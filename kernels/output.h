@@ -34,7 +34,7 @@ typedef void (*rm_output_line_fn)(void *ctx, const char *line, size_t klen, size
  * through a temporary name, synced and renamed; then removes the parts. each (may be NULL) sees
  * every line. who names the kernel in messages. Returns 0, RM_EIO (after logging one line) or
  * RM_ENOMEM. Lines with equal keys keep the order of their parts. */
-int rm_output_merge_sorted(const char *parts, uint32_t n, const char *output, rm_output_line_fn each,
-                           void *ctx, const char *who);
+int rm_output_merge_sorted(const char *parts, uint32_t n, const char *output,
+                           rm_output_line_fn each, void *ctx, const char *who);
 
 #endif /* RM_KERNELS_OUTPUT_H */

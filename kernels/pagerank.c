@@ -106,7 +106,8 @@ static int put_recs(struct pr *p, uint64_t id, struct recs *r, uint32_t n, const
     return rc;
 }
 
-/* ---- parse -------------------------------------------------------------------------------------- */
+/* ---- parse --------------------------------------------------------------------------------------
+ */
 
 static int run_parse(struct pr *p, uint64_t id, char *err, size_t cap)
 {
@@ -146,7 +147,8 @@ static int run_parse(struct pr *p, uint64_t id, char *err, size_t cap)
     return rc;
 }
 
-/* ---- a part's graph ------------------------------------------------------------------------------ */
+/* ---- a part's graph
+ * ------------------------------------------------------------------------------ */
 
 struct vert {
     uint64_t v, deg;
@@ -164,7 +166,8 @@ static int cmp_rec(const void *a, const void *b)
     uint64_t x = rm_get_u64(a), y = rm_get_u64(b);
     if (x != y)
         return x < y ? -1 : 1;
-    uint64_t p = rm_get_u64((const unsigned char *)a + 8), q = rm_get_u64((const unsigned char *)b + 8);
+    uint64_t p = rm_get_u64((const unsigned char *)a + 8),
+             q = rm_get_u64((const unsigned char *)b + 8);
     return (p > q) - (p < q);
 }
 
@@ -220,7 +223,8 @@ static void graph_free(struct graph *g)
     free(g->dst);
 }
 
-/* ---- the shared state: V, contributions, dangling rank ------------------------------------------- */
+/* ---- the shared state: V, contributions, dangling rank
+ * ------------------------------------------- */
 
 /* Fetches part `part` of each task of stage st and hands it to fn. */
 static int gather_stage(struct pr *p, uint32_t st, uint32_t part,
@@ -336,7 +340,8 @@ static int count_vertices(struct pr *p, uint64_t *nv, char *err, size_t cap)
     return gather_stage(p, 1, 0, sum_u64, nv, err, cap);
 }
 
-/* ---- the stages ----------------------------------------------------------------------------------- */
+/* ---- the stages
+ * ----------------------------------------------------------------------------------- */
 
 static int run_count(struct pr *p, uint64_t id, uint32_t r, char *err, size_t cap)
 {
@@ -367,8 +372,7 @@ static int part_ranks(struct pr *p, uint32_t r, uint32_t it, struct graph *g, do
     return rc;
 }
 
-static int run_iteration(struct pr *p, uint64_t id, uint32_t r, uint32_t it, char *err,
-                         size_t cap)
+static int run_iteration(struct pr *p, uint64_t id, uint32_t r, uint32_t it, char *err, size_t cap)
 {
     struct graph g = {0};
     double *rank;
@@ -438,13 +442,13 @@ static int pr_run(void *ctx, uint64_t id, uint32_t attempt, char *err, size_t ca
         return run_count(p, id, (uint32_t)(id - p->first[0]), err, cap);
     if (id < p->first[2]) {
         uint64_t k = id - p->first[1];
-        return run_iteration(p, id, (uint32_t)(k % p->base.r), (uint32_t)(k / p->base.r), err,
-                             cap);
+        return run_iteration(p, id, (uint32_t)(k % p->base.r), (uint32_t)(k / p->base.r), err, cap);
     }
     return run_write(p, (uint32_t)(id - p->first[2]), attempt, err, cap);
 }
 
-/* ---- finish: the parts' lines sorted by vertex ---------------------------------------------------- */
+/* ---- finish: the parts' lines sorted by vertex
+ * ---------------------------------------------------- */
 
 struct line {
     uint64_t v;
@@ -535,8 +539,8 @@ static void pr_summary(void *ctx, const struct rm_farm_stats *st, const struct r
     struct pr *p = ctx;
     printf("pagerank: %" PRIu64 " vertices, %u iterations (damping %g) in %.3f s; %llu "
            "rescheduled, %llu outputs recomputed; output: %s\n",
-           p->vertices, p->iterations, p->damping, st->seconds,
-           (unsigned long long)tt->rescheduled, (unsigned long long)tt->lost, p->base.output);
+           p->vertices, p->iterations, p->damping, st->seconds, (unsigned long long)tt->rescheduled,
+           (unsigned long long)tt->lost, p->base.output);
 }
 
 static void pr_describe(void *ctx, uint64_t id, char *buf, size_t cap)

@@ -135,8 +135,8 @@ static void child_reset_signals(void)
     for (int sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP)
             sigaction(sig, &dfl, NULL); /* EINVAL for the C library's own signals (32 and 33
-                                           * with glibc): they keep whatever the rank
-                                           * inherited, which commands never rely on */
+                                         * with glibc): they keep whatever the rank
+                                         * inherited, which commands never rely on */
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

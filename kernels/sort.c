@@ -29,7 +29,7 @@
 #define SAMPLES_PER_PART 1000u
 
 struct sorter {
-    struct rm_mrjob base; /* first: see mrjob.h */
+    struct rm_mrjob base;     /* first: see mrjob.h */
     unsigned char *splitters; /* r - 1 keys, ascending */
     uint64_t records;
     uint64_t largest; /* records in the largest partition, found by finish */
@@ -158,7 +158,7 @@ static int run_map(struct sorter *s, uint64_t id, char *err, size_t cap)
 struct gathered {
     unsigned char **got; /* per map task: its fetched partition, owned */
     size_t *len;
-    size_t total;        /* records */
+    size_t total; /* records */
     unsigned char **recs;
 };
 
@@ -184,8 +184,8 @@ static int run_reduce(struct sorter *s, uint32_t r, uint32_t attempt, char *err,
 {
     size_t m = s->base.m ? s->base.m : 1;
     struct gathered g = {.got = calloc(m, sizeof *g.got), .len = calloc(m, sizeof *g.len)};
-    int rc = g.got && g.len ? rm_mrjob_gather(&s->base, r, gather_records, &g, err, cap)
-                            : RM_ENOMEM;
+    int rc =
+        g.got && g.len ? rm_mrjob_gather(&s->base, r, gather_records, &g, err, cap) : RM_ENOMEM;
     if (rc == 0 && !(g.recs = malloc((g.total ? g.total : 1) * sizeof *g.recs)))
         rc = RM_ENOMEM;
     for (size_t k = 0, n = 0; rc == 0 && k < s->base.m; k++)
@@ -312,7 +312,8 @@ int rm_kernel_sort_open(const struct rm_options *opts, int rank, struct rm_farm_
     int rc = rm_mrjob_open(&s->base, "sort", opts, split ? split : REC, rank, err, cap);
     for (size_t i = 0; rc == 0 && i < s->base.in.n; i++)
         if (s->base.in.files[i].size % REC != 0) {
-            snprintf(err, cap, "--input %s: %llu bytes is not a whole number of 100-byte "
+            snprintf(err, cap,
+                     "--input %s: %llu bytes is not a whole number of 100-byte "
                      "records",
                      s->base.in.files[i].path, (unsigned long long)s->base.in.files[i].size);
             rc = RM_EUSAGE;

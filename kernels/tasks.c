@@ -31,12 +31,12 @@
 struct tasks {
     void (*release)(void *ctx); /* first: see rm_kernel_close */
     uint64_t stage_tasks[1];
-    char *text;      /* the whole input, lines cut in place */
-    char **cmd;      /* per task: its command */
-    uint32_t *line;  /* per task: its line number in the input */
+    char *text;     /* the whole input, lines cut in place */
+    char **cmd;     /* per task: its command */
+    uint32_t *line; /* per task: its line number in the input */
     uint64_t n;
     const char *output;
-    char *parts;     /* OUTPUT.parts */
+    char *parts; /* OUTPUT.parts */
     uint32_t retries, timeout_s;
     int rank;
     uint64_t failed; /* set by finish */
@@ -131,8 +131,10 @@ static int tasks_run(void *ctx, uint64_t id, uint32_t attempt, char *err, size_t
                       "attempts=%u%s command=",
                       t->line[id], res.status, (unsigned long long)res.output_bytes, res.seconds,
                       t->rank, tries, res.timed_out ? " timed_out=1" : "");
-    if (rm_output_write_all(fd, head, (size_t)hl) != 0 || rm_output_write_all(fd, t->cmd[id], strlen(t->cmd[id])) ||
-        rm_output_write_all(fd, "\n", 1) != 0 || append_file(fd, out) != 0 || rm_output_write_all(fd, "\n", 1) != 0)
+    if (rm_output_write_all(fd, head, (size_t)hl) != 0 ||
+        rm_output_write_all(fd, t->cmd[id], strlen(t->cmd[id])) ||
+        rm_output_write_all(fd, "\n", 1) != 0 || append_file(fd, out) != 0 ||
+        rm_output_write_all(fd, "\n", 1) != 0)
         rc = io_error(err, cap, "cannot write", tmp);
     if (close(fd) != 0 && rc == 0)
         rc = io_error(err, cap, "cannot write", tmp);
@@ -221,8 +223,8 @@ static int tasks_finish(void *ctx)
     if (rc == 0 && t->failed) {
         rm_error("tasks: %llu of %llu commands ended non-zero; the first is line %u (status %d): "
                  "%.80s; the output is complete in %s",
-                 (unsigned long long)t->failed, (unsigned long long)t->n,
-                 t->line[first_failed], first_status, t->cmd[first_failed], t->output);
+                 (unsigned long long)t->failed, (unsigned long long)t->n, t->line[first_failed],
+                 first_status, t->cmd[first_failed], t->output);
         return RM_EJOB;
     }
     return rc;
@@ -340,10 +342,16 @@ int rm_kernel_tasks_open(const struct rm_options *opts, int rank, struct rm_farm
         return rc;
     }
     t->stage_tasks[0] = t->n;
-    b->k = (struct rm_farm_kernel){.name = "tasks", .ctx = t, .tasks = t->n, .stages = 1,
-                                   .stage_tasks = t->stage_tasks, .keys = tasks_keys,
-                                   .describe = tasks_describe, .run = tasks_run,
-                                   .finish = tasks_finish, .summary = tasks_summary};
+    b->k = (struct rm_farm_kernel){.name = "tasks",
+                                   .ctx = t,
+                                   .tasks = t->n,
+                                   .stages = 1,
+                                   .stage_tasks = t->stage_tasks,
+                                   .keys = tasks_keys,
+                                   .describe = tasks_describe,
+                                   .run = tasks_run,
+                                   .finish = tasks_finish,
+                                   .summary = tasks_summary};
     *out = &b->k;
     return 0;
 }

@@ -62,7 +62,8 @@ struct umr {
     uint64_t lines; /* output lines, counted by finish */
 };
 
-/* ---- emitting ---------------------------------------------------------------------------------- */
+/* ---- emitting ----------------------------------------------------------------------------------
+ */
 
 static int buf_append(struct buf *b, const void *p, size_t n)
 {
@@ -90,9 +91,8 @@ int rm_emit(struct rm_emitter *out, const char *key, size_t klen, const char *va
         if (memchr(key, '\t', klen) || memchr(key, '\n', klen) ||
             (vlen && memchr(value, '\n', vlen)))
             return RM_EINVAL;
-        if (fwrite(key, 1, klen, out->out) != klen ||
-            fputc('\t', out->out) == EOF || (vlen && fwrite(value, 1, vlen, out->out) != vlen) ||
-            fputc('\n', out->out) == EOF)
+        if (fwrite(key, 1, klen, out->out) != klen || fputc('\t', out->out) == EOF ||
+            (vlen && fwrite(value, 1, vlen, out->out) != vlen) || fputc('\n', out->out) == EOF)
             rc = RM_EIO;
     } else {
         struct buf *b = &out->bufs[XXH3_64bits(key, klen) % out->parts];
@@ -125,11 +125,12 @@ int rm_values_next(struct rm_values *v, const char **value, size_t *vlen)
     return 1;
 }
 
-/* ---- pairs: parse, sort, group ------------------------------------------------------------------ */
+/* ---- pairs: parse, sort, group ------------------------------------------------------------------
+ */
 
 /* Appends the pairs of one buffer to *ps; seq continues from *seq. RM_ECORRUPT if malformed. */
-static int parse_pairs(const unsigned char *p, size_t len, struct pair **ps, size_t *n,
-                       size_t *cap, uint64_t *seq)
+static int parse_pairs(const unsigned char *p, size_t len, struct pair **ps, size_t *n, size_t *cap,
+                       uint64_t *seq)
 {
     for (size_t off = 0; off < len;) {
         if (len - off < 8)
@@ -184,8 +185,9 @@ static int group(const struct rm_job *job, rm_reduce_fn fn, struct pair *ps, siz
             rc = out->error;
         if (rc != 0) {
             snprintf(err, cap, "%s: %s() failed on key '%.*s': %s", job->name,
-                     fn == job->reduce ? "reduce" : "combine", (int)(ps[i].klen > 60 ? 60 : ps[i].klen),
-                     (const char *)ps[i].key, rm_strerror(rc));
+                     fn == job->reduce ? "reduce" : "combine",
+                     (int)(ps[i].klen > 60 ? 60 : ps[i].klen), (const char *)ps[i].key,
+                     rm_strerror(rc));
             return rc;
         }
         i = j;
@@ -193,7 +195,8 @@ static int group(const struct rm_job *job, rm_reduce_fn fn, struct pair *ps, siz
     return 0;
 }
 
-/* ---- tasks ------------------------------------------------------------------------------------- */
+/* ---- tasks -------------------------------------------------------------------------------------
+ */
 
 static void free_bufs(struct buf *b, uint32_t n)
 {
@@ -237,7 +240,9 @@ static int run_map(struct umr *u, uint64_t id, char *err, size_t cap)
         return rc;
     uint32_t r = u->base.r;
     struct buf *bufs = calloc(r, sizeof *bufs);
-    struct rm_emitter em = {.mode = EMIT_PARTS, .parts = r, .bufs = bufs,
+    struct rm_emitter em = {.mode = EMIT_PARTS,
+                            .parts = r,
+                            .bufs = bufs,
                             .path = u->base.in.files[u->base.splits[id].file].path};
     rc = bufs ? u->job->map(u->job->user, text, len, &em) : RM_ENOMEM;
     if (rc == 0)
@@ -313,7 +318,8 @@ static int umr_run(void *ctx, uint64_t id, uint32_t attempt, char *err, size_t c
                           : run_reduce(u, (uint32_t)(id - u->base.m), attempt, err, cap);
 }
 
-/* ---- the rest of the kernel -------------------------------------------------------------------- */
+/* ---- the rest of the kernel --------------------------------------------------------------------
+ */
 
 static void umr_release(void *ctx)
 {

@@ -28,8 +28,8 @@
 struct wc_job {
     struct rm_mrjob base; /* first: see mrjob.h */
     bool case_sensitive;
-    bool h5;              /* the output is HDF5: /words and /counts */
-    char **h5_words;      /* the merged words and counts, collected for HDF5 (finish) */
+    bool h5;         /* the output is HDF5: /words and /counts */
+    char **h5_words; /* the merged words and counts, collected for HDF5 (finish) */
     uint64_t *h5_counts;
     size_t h5_n, h5_cap;
     bool h5_nomem;
@@ -117,7 +117,8 @@ static int job_run(void *ctx, uint64_t id, uint32_t attempt, char *err, size_t c
                           : run_reduce(j, (uint32_t)(id - j->base.m), attempt, err, cap);
 }
 
-/* ---- finish: merge the sorted parts ------------------------------------------------------------ */
+/* ---- finish: merge the sorted parts ------------------------------------------------------------
+ */
 
 /* Keeps the TOP most frequent words (ties: the earlier word in byte order, seen first). */
 static void note_top(struct wc_job *j, const char *w, size_t len, uint64_t count)
@@ -194,8 +195,7 @@ static int finish_h5(struct wc_job *j)
     if (rc == 0) {
         snprintf(merged, ol, "%s.merged.%d", output, (int)getpid());
         snprintf(tmp, ol, "%s.tmp.%d", output, (int)getpid());
-        rc = rm_output_merge_sorted(j->base.parts, j->base.r, merged, count_line, j,
-                                    "wordcount");
+        rc = rm_output_merge_sorted(j->base.parts, j->base.r, merged, count_line, j, "wordcount");
         unlink(merged);
     }
     if (rc == 0 && j->h5_nomem)
@@ -241,8 +241,8 @@ static void job_summary(void *ctx, const struct rm_farm_stats *st, const struct 
     printf("\noutput: %s\n", j->base.output);
 }
 
-int rm_kernel_wordcount_open(const struct rm_options *opts, int rank,
-                             struct rm_farm_kernel **out, char *err, size_t cap)
+int rm_kernel_wordcount_open(const struct rm_options *opts, int rank, struct rm_farm_kernel **out,
+                             char *err, size_t cap)
 {
     size_t ol = strlen(opts->output);
     struct {

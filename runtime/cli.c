@@ -90,8 +90,10 @@ static void *startup_watchdog(void *arg)
     bool done = startup_done;
     pthread_mutex_unlock(&startup_mu);
     if (!done) {
-        fprintf(stderr, "ringmaster: error: MPI start-up did not finish within %u s (a rank "
-                        "probably died while the job was starting); the job fails\n", secs);
+        fprintf(stderr,
+                "ringmaster: error: MPI start-up did not finish within %u s (a rank "
+                "probably died while the job was starting); the job fails\n",
+                secs);
         fflush(stderr);
         _exit(RM_EXIT_FAILED);
     }
@@ -108,8 +110,7 @@ static void startup_finished(pthread_t *th)
 }
 
 /* Starts MPI, pins this rank and shares every rank's identity. Collective. */
-static int bootstrap_body(int *argc, char ***argv, const struct rm_options *o,
-                          struct rm_world *w);
+static int bootstrap_body(int *argc, char ***argv, const struct rm_options *o, struct rm_world *w);
 
 static int bootstrap(int *argc, char ***argv, const struct rm_options *o, struct rm_world *w)
 {
@@ -124,8 +125,7 @@ static int bootstrap(int *argc, char ***argv, const struct rm_options *o, struct
     return rc;
 }
 
-static int bootstrap_body(int *argc, char ***argv, const struct rm_options *o,
-                          struct rm_world *w)
+static int bootstrap_body(int *argc, char ***argv, const struct rm_options *o, struct rm_world *w)
 {
     int rc = rm_world_init(argc, argv, w);
     if (rc != 0) {
@@ -212,7 +212,8 @@ static int run_kernel(struct rm_world *w, const struct rm_options *o,
                                    .heartbeat_ns = o->heartbeat_ms * RM_NS_PER_MS,
                                    .suspect_ns = o->suspect_ms * RM_NS_PER_MS,
                                    .watchers = o->watchers,
-                                   .no_self_fence = getenv("RINGMASTER_FAULT_NO_SELF_FENCE") != NULL};
+                                   .no_self_fence =
+                                       getenv("RINGMASTER_FAULT_NO_SELF_FENCE") != NULL};
     struct rm_control *ctl;
     struct rm_farmnode *k = NULL;
     struct rm_farmnode_summary sum = {0};
@@ -327,8 +328,7 @@ int rm_job_main(int argc, char **argv, const struct rm_job *job)
         return RM_EXIT_OK;
     }
     struct rm_farm_kernel *kernel = NULL;
-    rc = opened(rm_kernel_usermr_open(&o, job, env_rank0(), &kernel, err, sizeof err), name,
-                err);
+    rc = opened(rm_kernel_usermr_open(&o, job, env_rank0(), &kernel, err, sizeof err), name, err);
     return rc != 0 ? rc : run_opened(&o, kernel, &argc, &argv);
 }
 

@@ -11,7 +11,7 @@
 
 #include "ringmaster.h"
 
-static const char *const kernels[] = {"grep",     "histogram", "invindex", "kmeans", "noop",
+static const char *const kernels[] = {"grep",     "histogram", "invindex", "kmeans",   "noop",
                                       "pagerank", "sort",      "tasks",    "wordcount"};
 
 const char *rm_options_kernels(void)
@@ -177,8 +177,10 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
         char *end = NULL;
         double c = v ? strtod(v, &end) : 0;
         if (!v || end == v || *end || !(c == 0 || (c >= 1.0 && c <= 100.0)))
-            return fail(err, len, "option --bounded-load: '%s' is not 0 (off) or a number from 1 "
-                        "to 100", v ? v : "");
+            return fail(err, len,
+                        "option --bounded-load: '%s' is not 0 (off) or a number from 1 "
+                        "to 100",
+                        v ? v : "");
         o->bounded_load = c;
         return 0;
     }
@@ -234,8 +236,10 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
     if (reads_text(o->kernel) && strcmp(name, "--split-size") == 0) {
         if (!v || rm_options_parse_size(v, &o->split_size) != 0 || o->split_size == 0 ||
             o->split_size > (1ull << 40))
-            return fail(err, len, "option --split-size: '%s' is not a size from 1 to 1T "
-                        "(K, M and G allowed)", v ? v : "");
+            return fail(err, len,
+                        "option --split-size: '%s' is not a size from 1 to 1T "
+                        "(K, M and G allowed)",
+                        v ? v : "");
         return 0;
     }
     if (shuffles(o->kernel) && strcmp(name, "--compression") == 0)
@@ -288,8 +292,7 @@ static int finish(struct rm_options *o, char *err, size_t len)
         return 0;
     if (strcmp(o->kernel, "grep") == 0 && !o->pattern)
         return fail(err, len, "grep needs --pattern ERE");
-    if ((strcmp(o->kernel, "histogram") == 0 || strcmp(o->kernel, "kmeans") == 0) &&
-        !o->dataset)
+    if ((strcmp(o->kernel, "histogram") == 0 || strcmp(o->kernel, "kmeans") == 0) && !o->dataset)
         return fail(err, len, "%s needs --dataset NAME", o->kernel);
     if (reads_text(o->kernel)) {
         if (o->n_inputs == 0)
@@ -461,16 +464,17 @@ void rm_options_print_help(const char *kernel, void *file)
               "  --split-size SIZE     bytes of points per task [32M]\n\n",
               f);
     if (kernel && strcmp(kernel, "histogram") == 0)
-        fputs("Usage: ringmaster run histogram --dataset NAME --input F.h5... --output O [options]\n"
-              "Bins the values of an HDF5 float64 dataset (any shape, read in row blocks of\n"
-              "the first dimension) into equal bins. Output: low<TAB>high<TAB>count lines,\n"
-              "or with a .h5 name the datasets /edges (bins + 1 float64) and /counts (uint64).\n\n"
-              "Kernel options:\n"
-              "  --dataset NAME        the dataset, e.g. /values (required)\n"
-              "  --bins N              number of bins [10]\n"
-              "  --min X --max Y       the binned range; without them, the data's finite range\n"
-              "  --split-size SIZE     bytes of the dataset per task [32M]\n\n",
-              f);
+        fputs(
+            "Usage: ringmaster run histogram --dataset NAME --input F.h5... --output O [options]\n"
+            "Bins the values of an HDF5 float64 dataset (any shape, read in row blocks of\n"
+            "the first dimension) into equal bins. Output: low<TAB>high<TAB>count lines,\n"
+            "or with a .h5 name the datasets /edges (bins + 1 float64) and /counts (uint64).\n\n"
+            "Kernel options:\n"
+            "  --dataset NAME        the dataset, e.g. /values (required)\n"
+            "  --bins N              number of bins [10]\n"
+            "  --min X --max Y       the binned range; without them, the data's finite range\n"
+            "  --split-size SIZE     bytes of the dataset per task [32M]\n\n",
+            f);
     if (kernel && strcmp(kernel, "sort") == 0)
         fputs("Usage: ringmaster run sort --input PATH [PATH...] --output FILE [options]\n"
               "Sorts TeraSort-format records (100 bytes each, the first 10 the key) by key\n"

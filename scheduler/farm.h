@@ -50,7 +50,7 @@ enum rm_farm_msg {
 
 struct rm_farm_io {
     void *ctx;
-    uint64_t (*now)(void *ctx);              /* monotonic ns */
+    uint64_t (*now)(void *ctx); /* monotonic ns */
     /* Appends an entry to the Raft log (leader only); 0 or an error (not leader, busy). */
     int (*propose)(void *ctx, const void *entry, size_t len);
     /* Sends to another rank, stamped with this rank's (term, epoch); 0 or an error. */
@@ -71,8 +71,7 @@ struct rm_farm_io {
     /* Stage `stage` (> 0) starts or restarts: holders[i] holds the output of task first + i,
      * for every task of the stages before it (first is 0). Called on every rank before any
      * task of the stage reaches it. May be NULL. */
-    void (*holders)(void *ctx, uint32_t stage, uint64_t first, uint32_t n,
-                    const uint32_t *holders);
+    void (*holders)(void *ctx, uint32_t stage, uint64_t first, uint32_t n, const uint32_t *holders);
     /* Computes the ring hashes of the data keys of tasks [first, first + n). */
     void (*keys)(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes);
 };

@@ -35,13 +35,13 @@ struct rm_farmnode {
     uint8_t *roles;     /* per rank, for the status file */
     uint64_t status_at; /* when the status file was last written */
     int rank, size;
-    int status; /* written by the control thread before MAIL_END */
-    uint32_t slow_ms; /* test-only fault: extra time per task on this rank */
+    int status;         /* written by the control thread before MAIL_END */
+    uint32_t slow_ms;   /* test-only fault: extra time per task on this rank */
     uint64_t fail_task; /* test-only fault: this task always fails; UINT64_MAX for none */
     uint32_t slow_stage, slow_stage_ms; /* test-only fault: tasks [slow_first, slow_end) */
     uint64_t slow_first, slow_end;      /* (one stage) take slow_stage_ms longer */
-    uint64_t stamp_epoch; /* the epoch this rank's frames carry */
-    atomic_bool over;     /* the job has ended (set by the control thread, read by the worker) */
+    uint64_t stamp_epoch;               /* the epoch this rank's frames carry */
+    atomic_bool over; /* the job has ended (set by the control thread, read by the worker) */
 };
 
 /* ---- the farm's seams ---------------------------------------------------------------------- */
@@ -63,8 +63,7 @@ static int io_send(void *ctx, uint32_t to, uint32_t type, const void *payload, s
     struct rm_farmnode *k = ctx;
     int rc = rm_control_send(k->ctl, (int)to, (uint8_t)type, payload, len);
     if (rc != 0 && rc != RM_EDEAD && rc != RM_ESHUTDOWN)
-        rm_warn("sending a %s message to rank %u: %s", rm_msg_type_name(type), to,
-                rm_strerror(rc));
+        rm_warn("sending a %s message to rank %u: %s", rm_msg_type_name(type), to, rm_strerror(rc));
     return rc;
 }
 
@@ -150,14 +149,21 @@ static void write_status(struct rm_farmnode *k, const char *state)
     const struct rm_tasktable *tt = rm_farm_table(k->farm);
     int leader = rm_farm_leader_rank(k->farm);
     for (int r = 0; r < k->size; r++)
-        k->roles[r] = rm_control_is_dead(k->ctl, r)         ? RM_ROLE_DEAD
-                      : r == leader                          ? RM_ROLE_LEADER
-                      : rm_raftnode_is_voter(k->raft, r)     ? RM_ROLE_VOTER
-                                                             : RM_ROLE_WORKER;
-    struct rm_status st = {.state = state, .leader = leader, .term = rm_farm_leader_term(k->farm),
-                           .epoch = tt->epoch, .size = k->size, .ranks = k->info,
-                           .roles = k->roles, .total = k->kernel->tasks, .done = tt->done,
-                           .running = tt->assigned, .rescheduled = tt->rescheduled};
+        k->roles[r] = rm_control_is_dead(k->ctl, r)      ? RM_ROLE_DEAD
+                      : r == leader                      ? RM_ROLE_LEADER
+                      : rm_raftnode_is_voter(k->raft, r) ? RM_ROLE_VOTER
+                                                         : RM_ROLE_WORKER;
+    struct rm_status st = {.state = state,
+                           .leader = leader,
+                           .term = rm_farm_leader_term(k->farm),
+                           .epoch = tt->epoch,
+                           .size = k->size,
+                           .ranks = k->info,
+                           .roles = k->roles,
+                           .total = k->kernel->tasks,
+                           .done = tt->done,
+                           .running = tt->assigned,
+                           .rescheduled = tt->rescheduled};
     if (rm_status_write(k->opts->status_path, &st) != 0 && k->status_at == 0)
         rm_warn("cannot write the status file %s", k->opts->status_path);
     k->status_at = rm_control_now(k->ctl);
@@ -230,8 +236,7 @@ static void on_tick(struct rm_control *c, void *ctx, uint64_t now)
     (void)c;
     rm_farm_tick(k->farm, now);
     if (!atomic_load(&k->over) && rm_farm_leader_rank(k->farm) == k->rank &&
-        now - k->status_at >= 400 * RM_NS_PER_MS &&
-        rm_farm_table(k->farm)->initialized)
+        now - k->status_at >= 400 * RM_NS_PER_MS && rm_farm_table(k->farm)->initialized)
         write_status(k, "running");
 }
 
@@ -239,8 +244,8 @@ static void on_tick(struct rm_control *c, void *ctx, uint64_t now)
 
 struct report {
     struct rm_farmnode *k;
-    uint32_t n;         /* DONE records; or 0 for a failure */
-    uint64_t id;        /* failure: task, attempt and reason */
+    uint32_t n;  /* DONE records; or 0 for a failure */
+    uint64_t id; /* failure: task, attempt and reason */
     uint32_t attempt;
     char error[RM_TT_MAX_ERROR + 1];
     unsigned char recs[]; /* n x RM_FARM_DONE_REC */
@@ -325,8 +330,8 @@ static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
             sleep_ms(k, k->slow_ms);
         if (id >= k->slow_first && id < k->slow_end)
             sleep_ms(k, k->slow_stage_ms);
-        int trc = id == k->fail_task ? RM_EIO : k->kernel->run(k->kernel->ctx, id, att, err,
-                                                                   sizeof err);
+        int trc =
+            id == k->fail_task ? RM_EIO : k->kernel->run(k->kernel->ctx, id, att, err, sizeof err);
         if (id == k->fail_task)
             snprintf(err, sizeof err, "injected failure (RINGMASTER_FAULT_FAIL_TASK)");
         uint64_t t1 = rm_clock_monotonic_ns(), us = (t1 - t0) / 1000;
@@ -407,8 +412,10 @@ int rm_farmnode_run(struct rm_farmnode *k, struct rm_farmnode_summary *sum)
     }
     /* The control thread wrote the table before MAIL_END (the mailbox lock orders them). */
     const struct rm_tasktable *tt = rm_farm_table(k->farm);
-    struct rm_farmnode_summary s = {.tasks = k->kernel->tasks, .done = tt->done,
-                                    .rescheduled = tt->rescheduled, .backups = tt->backups,
+    struct rm_farmnode_summary s = {.tasks = k->kernel->tasks,
+                                    .done = tt->done,
+                                    .rescheduled = tt->rescheduled,
+                                    .backups = tt->backups,
                                     .failures = tt->failures};
     rm_farm_stats(k->farm, &s.st);
     if (k->status == 0 && s.st.finished_here && k->kernel->summary)
@@ -465,15 +472,16 @@ static uint64_t fail_fault(void)
 static int register_all(struct rm_farmnode *k)
 {
     struct rm_raftnode_config cfg = {.voters = k->opts->voters,
-                                    .election_timeout_ms = k->opts->election_ms,
-                                    .seed = rm_clock_monotonic_ns(),
-                                    .snapshot_entries = k->opts->snapshot_entries};
-    struct rm_raftnode_app app = {.apply = on_apply, .leader_changed = on_leader_changed,
-                                  .snapshot = snapshot_table, .restore = restore_table,
+                                     .election_timeout_ms = k->opts->election_ms,
+                                     .seed = rm_clock_monotonic_ns(),
+                                     .snapshot_entries = k->opts->snapshot_entries};
+    struct rm_raftnode_app app = {.apply = on_apply,
+                                  .leader_changed = on_leader_changed,
+                                  .snapshot = snapshot_table,
+                                  .restore = restore_table,
                                   .ctx = k};
-    static const uint8_t types[] = {RM_MSG_ASSIGN, RM_MSG_DONE,   RM_MSG_FAIL,
-                                    RM_MSG_LEADER, RM_MSG_STAGE,
-                                    RM_MSG_SHUTDOWN};
+    static const uint8_t types[] = {RM_MSG_ASSIGN, RM_MSG_DONE,  RM_MSG_FAIL,
+                                    RM_MSG_LEADER, RM_MSG_STAGE, RM_MSG_SHUTDOWN};
     int rc = rm_raftnode_create(k->ctl, &cfg, &app, &k->raft);
     for (size_t i = 0; rc == 0 && i < sizeof types; i++)
         rc = rm_control_on(k->ctl, types[i], on_message, k);
@@ -509,21 +517,30 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
     }
     uint64_t leaderless = 20ull * opts->election_ms * RM_NS_PER_MS;
     uint32_t batch = opts->batch_size ? opts->batch_size : auto_batch(kernel->tasks, k->size);
-    struct rm_farm_config fc = {.rank = (uint32_t)k->rank, .size = (uint32_t)k->size,
-                                .tasks = kernel->tasks, .stages = kernel->stages,
-                                .stage_tasks = kernel->stage_tasks,
-                                .max_attempts = opts->max_attempts,
-                                .batch = batch > RM_TT_MAX_BATCH ? RM_TT_MAX_BATCH : batch,
-                                .vnodes = opts->vnodes, .speculation = opts->speculation,
-                                .held_outputs = kernel->held_outputs,
-                                .bounded_load = opts->bounded_load,
-                                .leaderless_ns = leaderless < 5000 * RM_NS_PER_MS
-                                                     ? 5000 * RM_NS_PER_MS
-                                                     : leaderless};
-    struct rm_farm_io io = {.ctx = k, .now = io_now, .propose = io_propose, .send = io_send,
-                            .broadcast = io_broadcast, .run = io_run, .epoch = io_epoch,
-                            .finished = io_finished, .ended = io_ended,
-                            .describe = io_describe, .keys = io_keys,
+    struct rm_farm_config fc = {
+        .rank = (uint32_t)k->rank,
+        .size = (uint32_t)k->size,
+        .tasks = kernel->tasks,
+        .stages = kernel->stages,
+        .stage_tasks = kernel->stage_tasks,
+        .max_attempts = opts->max_attempts,
+        .batch = batch > RM_TT_MAX_BATCH ? RM_TT_MAX_BATCH : batch,
+        .vnodes = opts->vnodes,
+        .speculation = opts->speculation,
+        .held_outputs = kernel->held_outputs,
+        .bounded_load = opts->bounded_load,
+        .leaderless_ns = leaderless < 5000 * RM_NS_PER_MS ? 5000 * RM_NS_PER_MS : leaderless};
+    struct rm_farm_io io = {.ctx = k,
+                            .now = io_now,
+                            .propose = io_propose,
+                            .send = io_send,
+                            .broadcast = io_broadcast,
+                            .run = io_run,
+                            .epoch = io_epoch,
+                            .finished = io_finished,
+                            .ended = io_ended,
+                            .describe = io_describe,
+                            .keys = io_keys,
                             .holders = io_holders};
     k->roles = calloc((size_t)k->size, sizeof *k->roles);
     rc = k->roles ? rm_farm_create(&fc, &io, &k->farm) : RM_ENOMEM;
@@ -540,8 +557,12 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
         return rc;
     }
     if (k->rank == 0 && opts->status_path) {
-        struct rm_status st = {.state = "starting", .leader = -1, .size = k->size,
-                               .ranks = info, .roles = k->roles, .total = kernel->tasks};
+        struct rm_status st = {.state = "starting",
+                               .leader = -1,
+                               .size = k->size,
+                               .ranks = info,
+                               .roles = k->roles,
+                               .total = kernel->tasks};
         if (rm_status_write(opts->status_path, &st) != 0)
             rm_warn("cannot write the status file %s", opts->status_path);
     }

@@ -30,7 +30,7 @@
  */
 struct rm_farm_kernel {
     const char *name;
-    void *ctx;                   /* the kernel's own state; passed to every hook */
+    void *ctx; /* the kernel's own state; passed to every hook */
     uint64_t tasks;
     uint32_t stages;             /* at least 1 */
     const uint64_t *stage_tasks; /* per stage; borrowed until rm_farmnode_destroy */
@@ -44,8 +44,7 @@ struct rm_farm_kernel {
      * the earlier stages (see farm.h).
      * Control thread, while the worker thread may run tasks: copy under a lock. May be
      * NULL. */
-    void (*holders)(void *ctx, uint32_t stage, uint64_t first, uint32_t n,
-                    const uint32_t *holders);
+    void (*holders)(void *ctx, uint32_t stage, uint64_t first, uint32_t n, const uint32_t *holders);
     /* Ring hashes of the data keys of tasks [first, first + n). Control thread. */
     void (*keys)(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes);
     /* One line naming task id for messages ("line 7: make test"). Control thread. May be

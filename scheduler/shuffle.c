@@ -18,14 +18,14 @@
 #define PART_HEAD 17u /* u8 codec, u64 raw length, u64 checksum */
 enum codec { CODEC_RAW = 0, CODEC_ZSTD = 1 };
 
-struct stored {          /* one task's output */
+struct stored { /* one task's output */
     uint64_t id;
     uint32_t n;
     unsigned char **part; /* n stored parts: PART_HEAD then the (compressed) bytes */
     size_t *len;
 };
 
-struct request {         /* a fetch waiting for its DATA */
+struct request { /* a fetch waiting for its DATA */
     uint64_t req;
     uint32_t holder;
     bool done;
@@ -46,12 +46,13 @@ struct rm_shuffle {
     struct request *pending;
     uint64_t next_req;
     uint64_t held, sent, received;
-    bool *dead; /* per rank, as this rank's detector found (under mu) */
+    bool *dead;   /* per rank, as this rank's detector found (under mu) */
     bool aborted; /* the job is over (under mu) */
     int size;
 };
 
-/* ---- the store -------------------------------------------------------------------------------- */
+/* ---- the store --------------------------------------------------------------------------------
+ */
 
 static size_t slot_of(const struct rm_shuffle *s, uint64_t id)
 {
@@ -199,7 +200,8 @@ static int copy_part(struct rm_shuffle *s, uint64_t id, uint32_t part, unsigned 
     return 0;
 }
 
-/* ---- control thread: serving and receiving ----------------------------------------------------- */
+/* ---- control thread: serving and receiving -----------------------------------------------------
+ */
 
 static void on_fetch(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
                      const void *payload)
@@ -310,7 +312,8 @@ static void send_fetch(struct rm_control *c, void *arg)
     free(f);
 }
 
-/* ---- worker thread: fetching ------------------------------------------------------------------ */
+/* ---- worker thread: fetching ------------------------------------------------------------------
+ */
 
 static void unlink_request(struct rm_shuffle *s, struct request *r)
 {
@@ -418,7 +421,8 @@ void rm_shuffle_stats(struct rm_shuffle *s, uint64_t *held, uint64_t *sent, uint
     pthread_mutex_unlock(&s->mu);
 }
 
-/* ---- lifecycle --------------------------------------------------------------------------------- */
+/* ---- lifecycle ---------------------------------------------------------------------------------
+ */
 
 int rm_shuffle_create(struct rm_control *ctl, int level, uint32_t timeout_ms,
                       struct rm_shuffle **out)

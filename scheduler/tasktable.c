@@ -169,8 +169,7 @@ static int apply_backup(struct rm_tasktable *tt, const unsigned char *p, size_t 
     return 0;
 }
 
-bool rm_tasktable_runs(const struct rm_tasktable *tt, uint64_t id, uint32_t rank,
-                       uint32_t attempt)
+bool rm_tasktable_runs(const struct rm_tasktable *tt, uint64_t id, uint32_t rank, uint32_t attempt)
 {
     if (id >= tt->n || tt->state[id] != RM_TASK_ASSIGNED)
         return false;
@@ -318,13 +317,26 @@ int rm_tasktable_apply(struct rm_tasktable *tt, const void *data, size_t len)
         return p[0] >= RM_TT_ASSIGN && p[0] <= RM_TT_FAIL ? 0 : RM_EPROTO; /* no tasks yet */
     int rc;
     switch (p[0]) {
-    case RM_TT_INIT: rc = apply_init(tt, p, len); break;
-    case RM_TT_ASSIGN: rc = apply_assign(tt, p, len); break;
-    case RM_TT_DONE: rc = apply_done(tt, p, len); break;
-    case RM_TT_DEAD: rc = apply_dead(tt, p, len); break;
-    case RM_TT_BACKUP: rc = apply_backup(tt, p, len); break;
-    case RM_TT_FAIL: rc = apply_fail(tt, p, len); break;
-    default: rc = RM_EPROTO;
+    case RM_TT_INIT:
+        rc = apply_init(tt, p, len);
+        break;
+    case RM_TT_ASSIGN:
+        rc = apply_assign(tt, p, len);
+        break;
+    case RM_TT_DONE:
+        rc = apply_done(tt, p, len);
+        break;
+    case RM_TT_DEAD:
+        rc = apply_dead(tt, p, len);
+        break;
+    case RM_TT_BACKUP:
+        rc = apply_backup(tt, p, len);
+        break;
+    case RM_TT_FAIL:
+        rc = apply_fail(tt, p, len);
+        break;
+    default:
+        rc = RM_EPROTO;
     }
     if (rc == 0)
         tt->applied++;

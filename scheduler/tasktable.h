@@ -63,14 +63,14 @@ enum rm_tt_op {
 #define RM_TT_MAX_TASKS 100000000ull
 #define RM_TT_MAX_BATCH 4096u
 #define RM_TT_MAX_STAGES 1024u
-#define RM_TT_MAX_ERROR 512u    /* bytes of error text kept from a FAIL */
-#define RM_TT_NONE UINT32_MAX   /* no rank (no backup) */
+#define RM_TT_MAX_ERROR 512u  /* bytes of error text kept from a FAIL */
+#define RM_TT_NONE UINT32_MAX /* no rank (no backup) */
 /* INIT flag: a done task's output lives only in its holder's memory (map outputs awaiting the
  * shuffle), so it dies with the holder. */
 #define RM_TT_HELD_OUTPUTS 1u
 
 struct rm_tasktable {
-    uint64_t n;           /* tasks; 0 until INIT */
+    uint64_t n; /* tasks; 0 until INIT */
     bool initialized;
     uint32_t max_attempts; /* failures that fail the task (and the job) */
     uint32_t flags;        /* RM_TT_HELD_OUTPUTS */
@@ -78,22 +78,22 @@ struct rm_tasktable {
     uint32_t stages;
     uint64_t *stage_first; /* stages + 1: stage s is ids [stage_first[s], stage_first[s + 1]) */
     uint64_t *stage_done;  /* per stage */
-    uint8_t *state;     /* enum rm_task_state per task */
-    uint32_t *owner;    /* rank per task: the owner while assigned, the result holder when done */
-    uint32_t *attempt;  /* the owner's attempt; 0 = never assigned */
-    uint32_t *backup;   /* rank running a backup copy, or RM_TT_NONE */
+    uint8_t *state;        /* enum rm_task_state per task */
+    uint32_t *owner;   /* rank per task: the owner while assigned, the result holder when done */
+    uint32_t *attempt; /* the owner's attempt; 0 = never assigned */
+    uint32_t *backup;  /* rank running a backup copy, or RM_TT_NONE */
     uint32_t *backup_attempt;
-    uint32_t *issued;   /* highest attempt number given out */
-    uint8_t *fails;     /* failed attempts, saturating at 255 */
-    uint64_t *key;      /* ring hash per task, set by the kernel after INIT (not replicated) */
+    uint32_t *issued; /* highest attempt number given out */
+    uint8_t *fails;   /* failed attempts, saturating at 255 */
+    uint64_t *key;    /* ring hash per task, set by the kernel after INIT (not replicated) */
     uint64_t done, assigned, rescheduled, backups, failures;
-    uint64_t failed_task;  /* the task that failed the job, valid when job_failed */
+    uint64_t failed_task; /* the task that failed the job, valid when job_failed */
     bool job_failed;
     char failed_error[RM_TT_MAX_ERROR + 1];
     uint32_t failed_rank;
-    uint64_t epoch;     /* number of distinct ranks declared dead (DEAD entries applied) */
-    uint32_t *dead;     /* those ranks, in commit order */
-    uint64_t applied;   /* entries applied */
+    uint64_t epoch;   /* number of distinct ranks declared dead (DEAD entries applied) */
+    uint32_t *dead;   /* those ranks, in commit order */
+    uint64_t applied; /* entries applied */
 };
 
 /* Initializes an empty table (caller-allocated). Can't fail. */
@@ -128,8 +128,7 @@ unsigned char *rm_tt_encode_fail(uint32_t rank, uint64_t id, uint32_t attempt, c
 bool rm_tasktable_is_dead(const struct rm_tasktable *tt, uint32_t rank);
 
 /* Whether rank runs task id at attempt (as owner or backup) in the committed table. */
-bool rm_tasktable_runs(const struct rm_tasktable *tt, uint64_t id, uint32_t rank,
-                       uint32_t attempt);
+bool rm_tasktable_runs(const struct rm_tasktable *tt, uint64_t id, uint32_t rank, uint32_t attempt);
 
 /* Snapshot: the whole table as bytes (malloc'd; caller frees) and back. decode replaces tt's
  * contents, keys excepted (the caller sets them again). Returns 0, RM_ENOMEM, or RM_EPROTO for

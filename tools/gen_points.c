@@ -38,8 +38,10 @@ static double normal(uint64_t *s)
 
 static int usage(const char *msg)
 {
-    fprintf(stderr, "gen_points: error: %s\nusage: gen_points --rows N --seed S --out FILE.h5 "
-                    "[--dims D] [--clusters K]\n", msg);
+    fprintf(stderr,
+            "gen_points: error: %s\nusage: gen_points --rows N --seed S --out FILE.h5 "
+            "[--dims D] [--clusters K]\n",
+            msg);
     return 2;
 }
 
@@ -62,9 +64,9 @@ static int write_dataset(hid_t file, const char *name, int rank, const hsize_t *
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     int rc = space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, rank, chunk) < 0 ? -1 : 0;
-    hid_t ds = rc == 0 ? H5Dcreate2(file, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl,
-                                    H5P_DEFAULT)
-                       : -1;
+    hid_t ds = rc == 0
+                   ? H5Dcreate2(file, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)
+                   : -1;
     if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         rc = -1;
     if (ds >= 0)

@@ -25,8 +25,10 @@ static uint64_t next(uint64_t *s)
 
 static int usage(const char *msg)
 {
-    fprintf(stderr, "gen_records: error: %s\nusage: gen_records --records N --seed S [--skew] "
-                    "[--out FILE]\n", msg);
+    fprintf(stderr,
+            "gen_records: error: %s\nusage: gen_records --records N --seed S [--skew] "
+            "[--out FILE]\n",
+            msg);
     return 2;
 }
 
