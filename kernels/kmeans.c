@@ -5,13 +5,15 @@
  *
  * The initial centroids are K distinct rows picked by the seed (splitmix64; every rank reads
  * them before the job starts, so all agree). Each iteration is one stage with one task per row
- * block (h5data.h): the task takes the centroids the previous stage's outputs give, assigns each
- * point to its nearest centroid (squared distance; a tie goes to the lower index) and outputs,
- * per centroid, the sum of its points and their count, together with the centroids it used.
- * The small shared state (the centroids) thus travels through the shuffle store, and every task
- * combines the same outputs in the same order, so all get the same centroids: a centroid is the
- * mean of its points, or stays where it was if it has none. A last stage labels every point
- * with the final centroids and writes one part per block; the finishing leader joins them.
+ * block (h5data.h): the task assigns each point of its block to the nearest of the stage's
+ * centroids (squared distance; a tie goes to the lower index) and outputs, per centroid, the
+ * sum of its points and their count, together with the centroids it used. The centroids are
+ * the stage's shared state and travel through the coordinator: when a stage starts, the leader
+ * combines the previous stage's outputs in block order into the new centroids (a centroid is
+ * the mean of its points, or stays where it was if it has none) and commits them to the task
+ * table, and the stage announcement carries them to every rank. A last stage labels every
+ * point with the final centroids and writes one part per block; the finishing leader joins
+ * them.
  * Output: with a .h5 name, /centroids (K x D float64) and /clusters (one uint32 per row, in input
  * order); otherwise TSV: `centroid<TAB>i<TAB>x1...` lines, then `point<TAB>row<TAB>cluster`.
  */
@@ -27,6 +29,7 @@
 #include "kernels/h5data.h"
 #include "kernels/kernel.h"
 #include "kernels/output.h"
+#include "kernels/stagestate.h"
 #include "ringmaster.h"
 #include "runtime/log.h"
 
@@ -40,6 +43,7 @@ struct km {
     double *init;          /* k x dims: the initial centroids */
     uint64_t *stage_tasks; /* iterations + 1 stages of m tasks */
     double *final;         /* k x dims, the final centroids (finish) */
+    struct rm_stagestate cent; /* per stage after the first: its k x dims centroids */
 };
 
 static void km_release(void *ctx)
@@ -50,6 +54,7 @@ static void km_release(void *ctx)
     free(k->init);
     free(k->stage_tasks);
     free(k->final);
+    rm_stagestate_close(&k->cent);
 }
 
 /* Output of an iteration task: k x (dims + 1) (sums, count), then k x dims (centroids used). */
@@ -91,19 +96,18 @@ static void km_holders(void *ctx, uint32_t stage, uint64_t first, uint32_t n,
     rm_h5data_holders(&k->d, stage, first, n, holders);
 }
 
-/* The centroids for stage st: the initial ones, or those stage st - 1's outputs give. */
-static int centroids(struct km *k, uint32_t st, double *c, char *err, size_t cap)
+/* Leader: the centroids of stage st (> 0), from stage st - 1's outputs, in block order, so
+ * that any leader computes the same bytes. */
+static int km_stage_state(void *ctx, uint32_t st, unsigned char **data, size_t *len, char *err,
+                          size_t cap)
 {
-    size_t kd = (size_t)k->k * k->dims;
-    if (st == 0) {
-        memcpy(c, k->init, kd * sizeof *c);
-        return 0;
-    }
-    size_t want = out_doubles(k) * sizeof(double);
+    struct km *k = ctx;
+    size_t kd = (size_t)k->k * k->dims, want = out_doubles(k) * sizeof(double);
     unsigned char *all = malloc(k->d.m * want + 1);
     double *sum = calloc((size_t)k->k * (k->dims + 1), sizeof *sum);
-    int rc = all && sum ? rm_h5data_gather(&k->d, st - 1, want, all, err, cap) : RM_ENOMEM;
-    for (size_t b = 0; rc == 0 && b < k->d.m; b++) { /* in block order: the same sums everywhere */
+    double *c = malloc(kd * sizeof *c);
+    int rc = all && sum && c ? rm_h5data_gather(&k->d, st - 1, want, all, err, cap) : RM_ENOMEM;
+    for (size_t b = 0; rc == 0 && b < k->d.m; b++) {
         const double *o = (const double *)(const void *)(all + b * want);
         for (size_t i = 0; i < (size_t)k->k * (k->dims + 1); i++)
             sum[i] += o[i];
@@ -116,10 +120,31 @@ static int centroids(struct km *k, uint32_t st, double *c, char *err, size_t cap
                 c[j * k->dims + x] =
                     n > 0 ? sum[(size_t)j * (k->dims + 1) + x] / n : used[j * k->dims + x];
         }
+        *data = (unsigned char *)c;
+        *len = kd * sizeof *c;
+        c = NULL;
     }
     free(all);
     free(sum);
+    free(c);
     return rc;
+}
+
+static void km_state(void *ctx, uint32_t stage, const void *data, size_t len)
+{
+    struct km *k = ctx;
+    rm_stagestate_set(&k->cent, stage, data, len);
+}
+
+/* The centroids for stage st: the initial ones, or those the coordinator committed. */
+static int centroids(struct km *k, uint32_t st, double *c, char *err, size_t cap)
+{
+    size_t kd = (size_t)k->k * k->dims;
+    if (st == 0) {
+        memcpy(c, k->init, kd * sizeof *c);
+        return 0;
+    }
+    return rm_stagestate_get(&k->cent, st, c, kd * sizeof *c, err, cap);
 }
 
 static uint32_t nearest(const struct km *k, const double *p, const double *c)
@@ -393,6 +418,8 @@ int rm_kernel_kmeans_open(const struct rm_options *opts, int rank, struct rm_far
         rc = RM_EUSAGE;
     }
     uint32_t stages = k->iterations + 1;
+    if (rc == 0)
+        rc = rm_stagestate_init(&k->cent, stages);
     if (rc == 0 && !(k->stage_tasks = malloc(stages * sizeof *k->stage_tasks)))
         rc = RM_ENOMEM;
     for (uint32_t s = 0; rc == 0 && s < stages; s++)
@@ -416,6 +443,8 @@ int rm_kernel_kmeans_open(const struct rm_options *opts, int rank, struct rm_far
                                    .held_outputs = true,
                                    .attach = km_attach,
                                    .holders = km_holders,
+                                   .stage_state = km_stage_state,
+                                   .state = km_state,
                                    .keys = km_keys,
                                    .describe = km_describe,
                                    .run = km_run,

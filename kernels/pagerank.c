@@ -13,12 +13,16 @@
  * Vertices are split into --partitions parts by hash. Stages:
  *   parse      one task per input split: its edges go to the part of their source, and every
  *              vertex is also named in its own part (both kept in the shuffle store);
- *   count      one task per part: how many vertices it has (so every later task knows V);
+ *   count      one task per part: how many vertices it has;
  *   iteration  N stages of one task per part: rebuild the part's vertices and out-edges from
  *              the parse outputs, take their ranks from the previous iteration's contributions
  *              (or 1/V), and output the contributions to every part plus the part's dangling
- *              rank: the small shared state travels through the shuffle store;
+ *              rank;
  *   write      one task per part: the final ranks, as a part file.
+ * The small shared state, V and the previous iteration's total dangling rank, travels through
+ * the coordinator: when an iteration or the write stage starts, the leader sums the count
+ * outputs and the previous iteration's dangling ranks (in task order) and commits the two
+ * numbers to the task table; the stage announcement carries them to every rank.
  * The finishing leader sorts the parts' lines by vertex into the output.
  */
 #include <errno.h>
@@ -32,6 +36,7 @@
 
 #include "kernels/mrjob.h"
 #include "kernels/output.h"
+#include "kernels/stagestate.h"
 #include "ringmaster.h"
 #include "runtime/frame.h"
 #include "runtime/log.h"
@@ -47,6 +52,7 @@ struct pr {
     uint32_t stages;
     uint64_t first[4]; /* first id of the count, first iteration, write stages; and the end */
     uint64_t vertices; /* found by finish, for the summary */
+    struct rm_stagestate shared; /* per stage from the first iteration: u64 V, f64 dangling */
 };
 
 static uint32_t part_of(uint64_t v, uint32_t parts)
@@ -313,7 +319,7 @@ static int add_contribs(void *arg, size_t m, unsigned char *buf, size_t len)
 /* The ranks of part r's vertices going into iteration it (0-based): 1/V, or from the previous
  * iteration's outputs. */
 static int ranks_in(struct pr *p, uint32_t r, uint32_t it, const struct graph *g, uint64_t nv,
-                    double *rank, char *err, size_t cap)
+                    double dangling, double *rank, char *err, size_t cap)
 {
     if (it == 0) {
         for (size_t i = 0; i < g->nv; i++)
@@ -321,23 +327,57 @@ static int ranks_in(struct pr *p, uint32_t r, uint32_t it, const struct graph *g
         return 0;
     }
     uint32_t prev = 2 + it - 1; /* the stage of the previous iteration */
-    double dangling = 0;
     struct contrib c = {g, rank};
     for (size_t i = 0; i < g->nv; i++)
         rank[i] = 0;
-    int rc = gather_stage(p, prev, p->base.r, sum_f64, &dangling, err, cap);
-    if (rc == 0)
-        rc = gather_stage(p, prev, r, add_contribs, &c, err, cap);
+    int rc = gather_stage(p, prev, r, add_contribs, &c, err, cap);
     double d = p->damping;
     for (size_t i = 0; rc == 0 && i < g->nv; i++)
         rank[i] = (1.0 - d) / (double)nv + d * (rank[i] + dangling / (double)nv);
     return rc;
 }
 
-static int count_vertices(struct pr *p, uint64_t *nv, char *err, size_t cap)
+/* Leader: the shared state of stage st: none for the count stage; from the first iteration
+ * on, V (the sum of the count outputs) and the total dangling rank of the previous iteration
+ * (0 for the first), summed in task order so that any leader computes the same bytes. */
+static int pr_stage_state(void *ctx, uint32_t st, unsigned char **data, size_t *len, char *err,
+                          size_t cap)
 {
-    *nv = 0;
-    return gather_stage(p, 1, 0, sum_u64, nv, err, cap);
+    struct pr *p = ctx;
+    *len = st < 2 ? 0 : 16;
+    if (!(*data = malloc(16)))
+        return RM_ENOMEM;
+    uint64_t nv = 0;
+    double dangling = 0;
+    int rc = st < 2 ? 0 : gather_stage(p, 1, 0, sum_u64, &nv, err, cap);
+    if (rc == 0 && st > 2)
+        rc = gather_stage(p, st - 1, p->base.r, sum_f64, &dangling, err, cap);
+    uint64_t bits;
+    memcpy(&bits, &dangling, 8);
+    rm_put_u64(*data, nv);
+    rm_put_u64(*data + 8, bits);
+    return rc;
+}
+
+static void pr_state(void *ctx, uint32_t stage, const void *data, size_t len)
+{
+    struct pr *p = ctx;
+    rm_stagestate_set(&p->shared, stage, data, len);
+}
+
+/* V and the previous iteration's dangling rank, as the coordinator committed them for stage
+ * st (an iteration or the write stage). */
+static int shared_state(struct pr *p, uint32_t st, uint64_t *nv, double *dangling, char *err,
+                        size_t cap)
+{
+    unsigned char b[16];
+    int rc = rm_stagestate_get(&p->shared, st, b, sizeof b, err, cap);
+    if (rc != 0)
+        return rc;
+    *nv = rm_get_u64(b);
+    uint64_t bits = rm_get_u64(b + 8);
+    memcpy(dangling, &bits, 8);
+    return 0;
 }
 
 /* ---- the stages
@@ -361,14 +401,15 @@ static int part_ranks(struct pr *p, uint32_t r, uint32_t it, struct graph *g, do
                       char *err, size_t cap)
 {
     uint64_t nv = 0;
+    double dangling = 0;
     *rank = NULL;
-    int rc = load_graph(p, r, g, err, cap);
+    int rc = shared_state(p, 2 + it, &nv, &dangling, err, cap);
     if (rc == 0)
-        rc = count_vertices(p, &nv, err, cap);
+        rc = load_graph(p, r, g, err, cap);
     if (rc == 0 && !(*rank = malloc((g->nv + 1) * sizeof **rank)))
         rc = RM_ENOMEM;
     if (rc == 0)
-        rc = ranks_in(p, r, it, g, nv, *rank, err, cap);
+        rc = ranks_in(p, r, it, g, nv, dangling, *rank, err, cap);
     return rc;
 }
 
@@ -573,6 +614,7 @@ static void pr_release(void *ctx)
 {
     struct pr *p = ctx;
     free(p->stage_tasks);
+    rm_stagestate_close(&p->shared);
     rm_mrjob_close(&p->base);
 }
 
@@ -602,6 +644,8 @@ int rm_kernel_pagerank_open(const struct rm_options *opts, int rank, struct rm_f
     p->base.holder = calloc(total, sizeof *p->base.holder);
     if (!p->stage_tasks || !p->base.holder)
         rc = RM_ENOMEM;
+    if (rc == 0)
+        rc = rm_stagestate_init(&p->shared, p->stages);
     if (rc == 0) {
         p->stage_tasks[0] = p->base.m;
         for (uint32_t s = 1; s < p->stages; s++)
@@ -613,8 +657,7 @@ int rm_kernel_pagerank_open(const struct rm_options *opts, int rank, struct rm_f
         rc = rm_mrjob_prepare_output(&p->base, opts, err, cap); /* last: makes the parts dir */
     }
     if (rc != 0) {
-        free(p->stage_tasks);
-        rm_mrjob_close(&p->base);
+        pr_release(p);
         free(b);
         return rc;
     }
@@ -623,6 +666,8 @@ int rm_kernel_pagerank_open(const struct rm_options *opts, int rank, struct rm_f
     b->k.stages = p->stages;
     b->k.stage_tasks = p->stage_tasks;
     b->k.holders = pr_holders;
+    b->k.stage_state = pr_stage_state;
+    b->k.state = pr_state;
     b->k.describe = pr_describe;
     b->k.run = pr_run;
     b->k.finish = pr_finish;

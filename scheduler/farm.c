@@ -70,7 +70,7 @@ static int enqueue_bounded(struct rm_farm *f, uint64_t first, uint64_t last)
 }
 
 /* Queues the pending tasks of stage s on their workers, ids ascending from each queue's end. */
-static int enqueue_stage(struct rm_farm *f, uint32_t s)
+int farm_enqueue_stage(struct rm_farm *f, uint32_t s)
 {
     if (f->cfg.bounded_load >= 1.0)
         return enqueue_bounded(f, f->tt.stage_first[s], f->tt.stage_first[s + 1]);
@@ -248,7 +248,6 @@ static int rebuild_ring(struct rm_farm *f)
 
 static void fail_job(struct rm_farm *f);
 static void finish(struct rm_farm *f);
-static void announce_stage(struct rm_farm *f);
 
 /* Rebuilds the leader's volatile state from the replicated table. */
 static void rebuild(struct rm_farm *f)
@@ -273,8 +272,7 @@ static void rebuild(struct rm_farm *f)
         f->n_lat = f->median_at = 0;
         f->median_ns = 0;
     }
-    announce_stage(f);
-    int rc = s < f->tt.stages ? enqueue_stage(f, s) : 0;
+    int rc = farm_stage_begin(f);
     if (rc != 0) {
         rm_error("farm: placing tasks: %s", rm_strerror(rc));
         end_job(f, 3);
@@ -309,39 +307,6 @@ static void announce(struct rm_farm *f)
         f->io.epoch(f->io.ctx, f->tt.epoch, p + 20);
     f->io.broadcast(f->io.ctx, RM_FARM_LEADER, p, len);
     free(p);
-}
-
-/* Tells every rank (this one too) who holds the outputs of every stage before cur_stage. All
- * of them, not only the last: a kernel may read older outputs (pagerank's graph), and after a
- * death some of those may have been recomputed elsewhere. */
-static void announce_stage(struct rm_farm *f)
-{
-    uint32_t s = f->cur_stage;
-    if (s == 0 || s >= f->tt.stages)
-        return;
-    uint64_t first = 0, n = f->tt.stage_first[s];
-    size_t len = 16 + 4 * (size_t)n;
-    unsigned char *p = malloc(len);
-    uint32_t *h = malloc((n ? n : 1) * sizeof *h);
-    if (!p || !h) {
-        free(p);
-        free(h);
-        rm_error("farm: out of memory announcing stage %u", s);
-        end_job(f, 3);
-        return;
-    }
-    rm_put_u32(p, s);
-    rm_put_u64(p + 4, first);
-    rm_put_u32(p + 12, (uint32_t)n);
-    for (uint64_t i = 0; i < n; i++) {
-        h[i] = f->tt.owner[first + i];
-        rm_put_u32(p + 16 + 4 * i, h[i]);
-    }
-    if (f->io.holders)
-        f->io.holders(f->io.ctx, s, first, (uint32_t)n, h);
-    f->io.broadcast(f->io.ctx, RM_FARM_STAGE, p, len);
-    free(p);
-    free(h);
 }
 
 static void finish(struct rm_farm *f)
@@ -612,8 +577,7 @@ static void advance_stage(struct rm_farm *f)
     f->cur_stage = s;
     f->n_lat = f->median_at = 0;
     f->median_ns = 0;
-    announce_stage(f);
-    int rc = enqueue_stage(f, s);
+    int rc = farm_stage_begin(f);
     if (rc != 0) {
         rm_error("farm: placing tasks: %s", rm_strerror(rc));
         end_job(f, 3);
@@ -648,6 +612,8 @@ void rm_farm_apply(struct rm_farm *f, const void *entry, size_t len, uint64_t in
         if (rm_tasktable_runs(&f->tt, fail_id, rm_get_u32(p + 1), rm_get_u32(p + 13)))
             fail_rank = rm_get_u32(p + 1);
     }
+    bool had_state = len >= 5 && p[0] == RM_TT_STATE && f->tt.initialized &&
+                     rm_tasktable_has_state(&f->tt, rm_get_u32(p + 1));
     uint64_t resched = f->tt.rescheduled;
     int rc = rm_tasktable_apply(&f->tt, entry, len);
     if (rc != 0) {
@@ -714,6 +680,10 @@ void rm_farm_apply(struct rm_farm *f, const void *entry, size_t len, uint64_t in
         rebuild(f);
         break;
     }
+    case RM_TT_STATE:
+        if (!had_state)
+            farm_state_committed(f, rm_get_u32(p + 1));
+        break;
     default:
         break;
     }
@@ -757,6 +727,7 @@ void rm_farm_leader(struct rm_farm *f, int leader, uint64_t term, bool self)
     f->leading = self;
     if (!self && was) { /* deposed: forget the volatile state; the next leader rebuilds */
         f->finished = false;
+        f->state_gen++; /* a shared state being computed is no longer awaited */
         f->init_proposed = false;
         farm_drop_retries(f);
     }

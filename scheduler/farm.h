@@ -42,7 +42,8 @@ enum rm_farm_msg {
     RM_FARM_LEADER = 9,   /* leader -> all: u64 term, u64 epoch, u32 size, live bitmap */
     RM_FARM_FAIL = 10,    /* worker -> leader: u64 id, u32 attempt, u16 len, error text */
     RM_FARM_STAGE = 11,   /* leader -> all: u32 stage, u64 first, u32 n, n x u32 holder of the
-                             tasks [first, first + n) of the earlier stages */
+                             tasks [first, first + n) of the earlier stages, u32 state length
+                             + 1 (0: not committed yet), the state's bytes */
 };
 
 #define RM_FARM_ASSIGN_REC 12u
@@ -74,6 +75,12 @@ struct rm_farm_io {
     void (*holders)(void *ctx, uint32_t stage, uint64_t first, uint32_t n, const uint32_t *holders);
     /* Computes the ring hashes of the data keys of tasks [first, first + n). */
     void (*keys)(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes);
+    /* With cfg.stage_state. Leader: compute stage `stage`'s shared state from the outputs of
+     * the earlier stages (their holders were given just before), off this thread, and hand it
+     * to rm_farm_state with this request's gen. Every rank: stage `stage`'s committed state,
+     * before any task of the stage reaches it (data borrowed: copy it). */
+    void (*need_state)(void *ctx, uint32_t stage, uint64_t gen);
+    void (*state)(void *ctx, uint32_t stage, const void *data, size_t len);
 };
 
 struct rm_farm_config {
@@ -89,6 +96,9 @@ struct rm_farm_config {
     double bounded_load;         /* >= 1: cap each member at this x its share of a stage's
                                     tasks (consistent hashing with bounded loads); 0: off */
     bool held_outputs;           /* outputs live in their holders' memory (RM_TT_HELD_OUTPUTS) */
+    bool stage_state;            /* every stage after the first has a shared state (STATE entry)
+                                    that the leader has computed and committed before any of
+                                    its tasks is assigned; the stage announcement carries it */
     double straggler_after;      /* fraction of a stage done before backups [0.75 if 0] */
     double straggler_factor;     /* x the median task time [1.5 if 0] */
     uint64_t leaderless_ns;      /* no leader this long: the majority is lost, the job fails */
@@ -131,6 +141,12 @@ void rm_farm_tick(struct rm_farm *f, uint64_t now);
 int rm_farm_completed(struct rm_farm *f, const unsigned char *recs, uint32_t n);
 /* This rank's worker failed task id at attempt, with a one-line reason. */
 int rm_farm_task_failed(struct rm_farm *f, uint64_t id, uint32_t attempt, const char *error);
+
+/* The answer to io->need_state(stage, gen): rc 0 and the state (len <= RM_TT_MAX_STATE), or
+ * an error: RM_EDEAD (an input's holder died: asked again shortly, after the death commits),
+ * anything else fails the job. Ignored if no longer awaited. data is borrowed. */
+void rm_farm_state(struct rm_farm *f, uint32_t stage, uint64_t gen, int rc, const void *data,
+                   size_t len);
 
 /* Leader, after io->finished: ends the job for every rank with status (0, or 3 when the output
  * could not be written). */

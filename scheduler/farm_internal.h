@@ -49,7 +49,9 @@ struct rm_farm {
     uint32_t *lat_us; /* latencies (send to completion) of this stage's tasks */
     size_t n_lat, cap_lat, median_at;
     uint64_t median_ns, straggler_at;
-    struct pending *retry; /* reports the log could not take yet */
+    uint64_t state_gen;      /* numbers each request for a stage's shared state (farm_stage.c) */
+    uint64_t state_retry_at; /* when to ask again for cur_stage's state; 0: not waiting */
+    struct pending *retry;   /* reports the log could not take yet */
     size_t n_retry, cap_retry;
     /* worker state */
     int leader;
@@ -127,6 +129,19 @@ void farm_retry_reports(struct rm_farm *f);
 void farm_drop_retries(struct rm_farm *f);
 void farm_refill_all(struct rm_farm *f);
 void farm_check_stragglers(struct rm_farm *f, uint64_t t);
+
+int farm_enqueue_stage(struct rm_farm *f, uint32_t s);
+
+/* farm_stage.c: stage transitions. farm_stage_begin (leader) announces cur_stage (who holds
+ * the earlier stages' outputs, and its shared state if committed) and queues its tasks, or,
+ * while its shared state is not committed yet, asks for it first; returns 0 or RM_ENOMEM.
+ * farm_state_committed: a stage's STATE entry was applied for the first time (leader).
+ * farm_state_tick: asks again after a failed attempt. farm_stage_message: a STAGE message. */
+int farm_stage_begin(struct rm_farm *f);
+void farm_state_committed(struct rm_farm *f, uint32_t s);
+void farm_state_tick(struct rm_farm *f, uint64_t t);
+int farm_stage_message(struct rm_farm *f, uint32_t sender, uint64_t term, const unsigned char *p,
+                       size_t len);
 
 /* farm_rank.c: the worker half used by farm.c. */
 void farm_worker_accept(struct rm_farm *f, const unsigned char *recs, uint32_t n);

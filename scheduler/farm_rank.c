@@ -173,25 +173,10 @@ int rm_farm_message(struct rm_farm *f, uint32_t type, uint32_t sender, uint64_t 
             f->io.epoch(f->io.ctx, epoch, p + 20);
         return 0;
     }
-    case RM_FARM_STAGE: {
-        if (len < 16 || stale(f, term, epoch))
+    case RM_FARM_STAGE:
+        if (stale(f, term, epoch))
             return RM_EPROTO;
-        uint32_t s = rm_get_u32(p), cnt = rm_get_u32(p + 12);
-        uint64_t first = rm_get_u64(p + 4);
-        if (len != 16 + 4 * (size_t)cnt || s == 0 || first > f->cfg.tasks ||
-            cnt > f->cfg.tasks - first)
-            return RM_EPROTO;
-        farm_adopt_leader(f, (int)sender, term);
-        uint32_t *h = malloc((cnt ? cnt : 1) * sizeof *h);
-        if (!h)
-            return RM_ENOMEM;
-        for (uint32_t i = 0; i < cnt; i++)
-            h[i] = rm_get_u32(p + 16 + 4 * (size_t)i);
-        if (f->io.holders)
-            f->io.holders(f->io.ctx, s, first, cnt, h);
-        free(h);
-        return 0;
-    }
+        return farm_stage_message(f, sender, term, p, len);
     case RM_FARM_SHUTDOWN:
         if (len != 4 || stale(f, term, epoch))
             return RM_EPROTO;
@@ -235,6 +220,7 @@ void rm_farm_tick(struct rm_farm *f, uint64_t t)
     if (f->leading && !f->finished) {
         farm_propose_deaths(f);
         farm_retry_reports(f);
+        farm_state_tick(f, t);
         if (f->tt.initialized && f->ring) {
             farm_refill_all(f);
             if (f->cfg.speculation && t - f->straggler_at >= STRAGGLER_CHECK_NS) {
@@ -284,7 +270,7 @@ int rm_farm_create(const struct rm_farm_config *cfg, const struct rm_farm_io *io
     if (!cfg || !io || !out || cfg->size == 0 || cfg->rank >= cfg->size || cfg->stages == 0 ||
         cfg->stages > RM_TT_MAX_STAGES || !cfg->stage_tasks || cfg->tasks > RM_TT_MAX_TASKS ||
         !io->now || !io->propose || !io->send || !io->broadcast || !io->run || !io->finished ||
-        !io->ended || cfg->batch > RM_TT_MAX_BATCH)
+        !io->ended || cfg->batch > RM_TT_MAX_BATCH || (cfg->stage_state && !io->need_state))
         return RM_EINVAL;
     uint64_t sum = 0;
     for (uint32_t s = 0; s < cfg->stages; s++)

@@ -16,7 +16,7 @@
 #include "runtime/raftnode.h"
 #include "runtime/status.h"
 
-enum mail_type { MAIL_ASSIGN = 1, MAIL_FINISH = 2, MAIL_END = 3 };
+enum mail_type { MAIL_ASSIGN = 1, MAIL_FINISH = 2, MAIL_END = 3, MAIL_STATE = 4 };
 
 /* Completions are reported when a batch of assignments is done, or sooner once this long has
  * passed since the oldest unreported one, so that long tasks are reported one by one. */
@@ -132,6 +132,22 @@ static void io_holders(void *ctx, uint32_t stage, uint64_t first, uint32_t n,
     struct rm_farmnode *k = ctx;
     if (k->kernel->holders)
         k->kernel->holders(k->kernel->ctx, stage, first, n, holders);
+}
+
+static void io_need_state(void *ctx, uint32_t stage, uint64_t gen)
+{
+    struct rm_farmnode *k = ctx;
+    unsigned char m[12];
+    rm_put_u32(m, stage);
+    rm_put_u64(m + 4, gen);
+    if (rm_mailbox_put(&k->mb, MAIL_STATE, m, sizeof m) != 0)
+        rm_warn("cannot compute stage %u's shared state: this rank is stopping", stage);
+}
+
+static void io_state(void *ctx, uint32_t stage, const void *data, size_t len)
+{
+    struct rm_farmnode *k = ctx;
+    k->kernel->state(k->kernel->ctx, stage, data, len);
 }
 
 static void io_keys(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes)
@@ -375,6 +391,47 @@ static void end_call(struct rm_control *c, void *arg)
     free(r);
 }
 
+struct state_reply {
+    struct rm_farmnode *k;
+    uint32_t stage;
+    uint64_t gen;
+    int rc;
+    unsigned char *data;
+    size_t len;
+};
+
+static void state_call(struct rm_control *c, void *arg)
+{
+    struct state_reply *r = arg;
+    (void)c;
+    rm_farm_state(r->k->farm, r->stage, r->gen, r->rc, r->data, r->len);
+    free(r->data);
+    free(r);
+}
+
+/* The leader computes a stage's shared state here, off the control thread (it fetches the
+ * earlier stages' outputs), and hands it to the farm, which commits it. */
+static int compute_state(struct rm_farmnode *k, const struct rm_mail *m)
+{
+    struct state_reply *r = calloc(1, sizeof *r);
+    if (!r)
+        return RM_ENOMEM;
+    r->k = k;
+    r->stage = rm_get_u32(m->data);
+    r->gen = rm_get_u64(m->data + 4);
+    char err[RM_TT_MAX_ERROR + 1] = "";
+    r->rc = k->kernel->stage_state(k->kernel->ctx, r->stage, &r->data, &r->len, err, sizeof err);
+    if (r->rc != 0 && r->rc != RM_EDEAD && !atomic_load(&k->over))
+        rm_error("stage %u: computing the shared state: %s", r->stage,
+                 err[0] ? err : rm_strerror(r->rc));
+    int rc = rm_control_call(k->ctl, state_call, r);
+    if (rc != 0) {
+        free(r->data);
+        free(r);
+    }
+    return rc;
+}
+
 /* The finishing leader writes the output here, off the control thread, then ends the job. */
 static int finish_job(struct rm_farmnode *k)
 {
@@ -402,6 +459,8 @@ int rm_farmnode_run(struct rm_farmnode *k, struct rm_farmnode_summary *sum)
             rc = run_assignment(k, m);
         else if (type == MAIL_FINISH)
             rc = finish_job(k);
+        else if (type == MAIL_STATE)
+            rc = compute_state(k, m);
         free(m);
         if (type == MAIL_END)
             break;
@@ -498,6 +557,8 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
                        const struct rm_rank_info *info, const struct rm_farm_kernel *kernel,
                        struct rm_farmnode **out)
 {
+    if (kernel->stage_state && !kernel->state)
+        return RM_EINVAL;
     struct rm_farmnode *k = calloc(1, sizeof *k);
     if (!k)
         return RM_ENOMEM;
@@ -528,6 +589,7 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
         .vnodes = opts->vnodes,
         .speculation = opts->speculation,
         .held_outputs = kernel->held_outputs,
+        .stage_state = kernel->stage_state != NULL,
         .bounded_load = opts->bounded_load,
         .leaderless_ns = leaderless < 5000 * RM_NS_PER_MS ? 5000 * RM_NS_PER_MS : leaderless};
     struct rm_farm_io io = {.ctx = k,
@@ -541,7 +603,9 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
                             .ended = io_ended,
                             .describe = io_describe,
                             .keys = io_keys,
-                            .holders = io_holders};
+                            .holders = io_holders,
+                            .need_state = kernel->stage_state ? io_need_state : NULL,
+                            .state = kernel->stage_state ? io_state : NULL};
     k->roles = calloc((size_t)k->size, sizeof *k->roles);
     rc = k->roles ? rm_farm_create(&fc, &io, &k->farm) : RM_ENOMEM;
     if (rc == 0)

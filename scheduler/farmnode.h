@@ -45,6 +45,17 @@ struct rm_farm_kernel {
      * Control thread, while the worker thread may run tasks: copy under a lock. May be
      * NULL. */
     void (*holders)(void *ctx, uint32_t stage, uint64_t first, uint32_t n, const uint32_t *holders);
+    /* A shared state per stage (k-means' centroids, PageRank's dangling rank), or NULL for
+     * none. When set, every stage after the first starts only once the leader has computed its
+     * state with stage_state, from the outputs of the earlier stages (their holders are known),
+     * and committed it to the task table, so it outlives the leader; every rank then gets it
+     * through state() before any task of the stage. stage_state: the leader's main thread;
+     * *data is malloc'd (freed by the caller); returns 0, RM_EDEAD (an input's holder died: the
+     * leader asks again once the death is committed), or an error code with a one-line reason
+     * in err (the job fails). state: control thread, while tasks may run: copy under a lock. */
+    int (*stage_state)(void *ctx, uint32_t stage, unsigned char **data, size_t *len, char *err,
+                       size_t cap);
+    void (*state)(void *ctx, uint32_t stage, const void *data, size_t len);
     /* Ring hashes of the data keys of tasks [first, first + n). Control thread. */
     void (*keys)(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes);
     /* One line naming task id for messages ("line 7: make test"). Control thread. May be

@@ -7,7 +7,7 @@
 #include "ringmaster.h"
 #include "runtime/frame.h"
 
-#define SNAP_MAGIC 0x33545452u /* "RTT3" */
+#define SNAP_MAGIC 0x34545452u /* "RTT4" */
 
 void rm_tasktable_init(struct rm_tasktable *tt)
 {
@@ -27,6 +27,10 @@ void rm_tasktable_close(struct rm_tasktable *tt)
     free(tt->fails);
     free(tt->key);
     free(tt->dead);
+    for (uint32_t s = 0; tt->stage_state && s < tt->stages; s++)
+        free(tt->stage_state[s]);
+    free(tt->stage_state);
+    free(tt->state_len);
     rm_tasktable_init(tt);
 }
 
@@ -43,7 +47,10 @@ static int alloc_tasks(struct rm_tasktable *tt, uint64_t n, uint32_t stages)
     tt->issued = calloc(k, sizeof *tt->issued);
     tt->fails = calloc(k, sizeof *tt->fails);
     tt->key = calloc(k, sizeof *tt->key);
-    if (!tt->stage_first || !tt->stage_done || !tt->state || !tt->owner || !tt->attempt ||
+    tt->stage_state = calloc(stages ? stages : 1, sizeof *tt->stage_state);
+    tt->state_len = calloc(stages ? stages : 1, sizeof *tt->state_len);
+    tt->stages = stages; /* so that close frees each stage's state */
+    if (!tt->stage_state || !tt->state_len || !tt->stage_first || !tt->stage_done || !tt->state || !tt->owner || !tt->attempt ||
         !tt->backup || !tt->backup_attempt || !tt->issued || !tt->fails || !tt->key) {
         rm_tasktable_close(tt);
         return RM_ENOMEM;
@@ -66,6 +73,29 @@ uint32_t rm_tasktable_stage(const struct rm_tasktable *tt, uint64_t id)
             hi = mid;
     }
     return lo;
+}
+
+bool rm_tasktable_has_state(const struct rm_tasktable *tt, uint32_t s)
+{
+    return tt->initialized && s < tt->stages && tt->stage_state[s] != NULL;
+}
+
+static int apply_state(struct rm_tasktable *tt, const unsigned char *p, size_t len)
+{
+    if (len < 9)
+        return RM_EPROTO;
+    uint32_t s = rm_get_u32(p + 1), n = rm_get_u32(p + 5);
+    if (n > RM_TT_MAX_STATE || len != 9 + (size_t)n || s >= tt->stages)
+        return RM_EPROTO;
+    if (tt->stage_state[s])
+        return 0; /* the first one stands */
+    unsigned char *c = malloc(n ? n : 1);
+    if (!c)
+        return RM_ENOMEM;
+    memcpy(c, p + 9, n);
+    tt->stage_state[s] = c;
+    tt->state_len[s] = n;
+    return 0;
 }
 
 static int apply_init(struct rm_tasktable *tt, const unsigned char *p, size_t len)
@@ -314,7 +344,7 @@ int rm_tasktable_apply(struct rm_tasktable *tt, const void *data, size_t len)
     if (len < 1)
         return RM_EPROTO;
     if (p[0] != RM_TT_INIT && p[0] != RM_TT_DEAD && !tt->initialized)
-        return p[0] >= RM_TT_ASSIGN && p[0] <= RM_TT_FAIL ? 0 : RM_EPROTO; /* no tasks yet */
+        return p[0] >= RM_TT_ASSIGN && p[0] <= RM_TT_STATE ? 0 : RM_EPROTO; /* no tasks yet */
     int rc;
     switch (p[0]) {
     case RM_TT_INIT:
@@ -334,6 +364,9 @@ int rm_tasktable_apply(struct rm_tasktable *tt, const void *data, size_t len)
         break;
     case RM_TT_FAIL:
         rc = apply_fail(tt, p, len);
+        break;
+    case RM_TT_STATE:
+        rc = apply_state(tt, p, len);
         break;
     default:
         rc = RM_EPROTO;
@@ -442,13 +475,30 @@ unsigned char *rm_tt_encode_fail(uint32_t rank, uint64_t id, uint32_t attempt, c
     return p;
 }
 
+unsigned char *rm_tt_encode_state(uint32_t stage, const void *data, uint32_t n, size_t *len)
+{
+    if (n > RM_TT_MAX_STATE || (n && !data))
+        return NULL;
+    *len = 9 + (size_t)n;
+    unsigned char *p = malloc(*len);
+    if (!p)
+        return NULL;
+    p[0] = RM_TT_STATE;
+    rm_put_u32(p + 1, stage);
+    rm_put_u32(p + 5, n);
+    if (n)
+        memcpy(p + 9, data, n);
+    return p;
+}
+
 /* Snapshot layout (little-endian):
  *   u32 magic, u8 initialized, u8 job_failed, u32 max_attempts, u32 stages, u32 failed_rank,
  *   u64 n, rescheduled, backups, failures, failed_task, epoch, applied,
  *   u16 error length, u32 flags, u64 lost, error bytes,
  *   stages x u64 stage count,
  *   per task: u8 state, u8 fails, u32 owner, attempt, backup, backup_attempt, issued,
- *   epoch x u32 dead rank.
+ *   epoch x u32 dead rank,
+ *   per stage: u32 state length + 1 (0: none yet), then the state's bytes.
  * Done and assigned counts are derived on decode, never trusted. */
 #define SNAP_HEAD 88u
 #define SNAP_REC 22u
@@ -458,6 +508,8 @@ int rm_tasktable_encode(const struct rm_tasktable *tt, unsigned char **out, size
     size_t elen = strnlen(tt->failed_error, RM_TT_MAX_ERROR);
     size_t head = SNAP_HEAD + elen + 8 * (size_t)tt->stages;
     *len = head + (size_t)tt->n * SNAP_REC + (size_t)tt->epoch * 4;
+    for (uint32_t s = 0; tt->initialized && s < tt->stages; s++)
+        *len += 4 + (tt->stage_state[s] ? tt->state_len[s] : 0);
     unsigned char *p = malloc(*len);
     if (!p)
         return RM_ENOMEM;
@@ -491,6 +543,14 @@ int rm_tasktable_encode(const struct rm_tasktable *tt, unsigned char **out, size
     }
     for (uint64_t i = 0; i < tt->epoch; i++)
         rm_put_u32(p + head + SNAP_REC * tt->n + 4 * i, tt->dead[i]);
+    unsigned char *q = p + head + SNAP_REC * tt->n + 4 * tt->epoch;
+    for (uint32_t s = 0; tt->initialized && s < tt->stages; s++) {
+        const unsigned char *st = tt->stage_state[s];
+        rm_put_u32(q, st ? tt->state_len[s] + 1 : 0);
+        if (st && tt->state_len[s])
+            memcpy(q + 4, st, tt->state_len[s]);
+        q += 4 + (st ? tt->state_len[s] : 0);
+    }
     *out = p;
     return 0;
 }
@@ -507,7 +567,7 @@ int rm_tasktable_decode(struct rm_tasktable *tt, const void *data, size_t len)
         stages > RM_TT_MAX_STAGES || (p[4] && stages == 0))
         return RM_EPROTO;
     size_t head = SNAP_HEAD + elen + 8 * (size_t)stages;
-    if (len != head + n * SNAP_REC + epoch * 4)
+    if (len < head + n * SNAP_REC + epoch * 4)
         return RM_EPROTO;
     struct rm_tasktable t;
     rm_tasktable_init(&t);
@@ -554,6 +614,30 @@ int rm_tasktable_decode(struct rm_tasktable *tt, const void *data, size_t len)
         if (r[0] == RM_TASK_DONE)
             t.stage_done[rm_tasktable_stage(&t, id)]++;
     }
+    size_t at = head + SNAP_REC * n + 4 * epoch;
+    for (uint32_t s = 0; rc == 0 && t.initialized && s < stages; s++) {
+        if (len - at < 4) {
+            rc = RM_EPROTO;
+            break;
+        }
+        uint32_t k = rm_get_u32(p + at);
+        at += 4;
+        if (k == 0)
+            continue;
+        if (k - 1 > RM_TT_MAX_STATE || len - at < (size_t)k - 1) {
+            rc = RM_EPROTO;
+            break;
+        }
+        if (!(t.stage_state[s] = malloc(k > 1 ? k - 1 : 1))) {
+            rc = RM_ENOMEM;
+            break;
+        }
+        memcpy(t.stage_state[s], p + at, k - 1);
+        t.state_len[s] = k - 1;
+        at += k - 1;
+    }
+    if (rc == 0 && at != len)
+        rc = RM_EPROTO;
     if (rc != 0) {
         rm_tasktable_close(&t);
         return rc;

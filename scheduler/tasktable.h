@@ -37,6 +37,11 @@
  *                            that copy failed: fails + 1; a failed backup is dropped; a failed
  *                            owner hands over to its backup or the task goes back to pending;
  *                            at max_attempts failures the task is FAILED and the job with it
+ *   STATE  u8 op=7, u32 stage, u32 len, len bytes
+ *                            the stage's shared state (k-means centroids, PageRank's dangling
+ *                            rank), computed by the leader from the earlier stages' outputs;
+ *                            the first STATE of a stage stands, later ones are ignored (every
+ *                            leader computes the same bytes from the same deterministic outputs)
  */
 #ifndef RM_TASKTABLE_H
 #define RM_TASKTABLE_H
@@ -58,6 +63,7 @@ enum rm_tt_op {
     RM_TT_DEAD = 4,
     RM_TT_BACKUP = 5,
     RM_TT_FAIL = 6,
+    RM_TT_STATE = 7,
 };
 
 #define RM_TT_MAX_TASKS 100000000ull
@@ -65,6 +71,7 @@ enum rm_tt_op {
 #define RM_TT_MAX_STAGES 1024u
 #define RM_TT_MAX_ERROR 512u  /* bytes of error text kept from a FAIL */
 #define RM_TT_NONE UINT32_MAX /* no rank (no backup) */
+#define RM_TT_MAX_STATE (4u << 20) /* bytes of one stage's shared state */
 /* INIT flag: a done task's output lives only in its holder's memory (map outputs awaiting the
  * shuffle), so it dies with the holder. */
 #define RM_TT_HELD_OUTPUTS 1u
@@ -94,6 +101,8 @@ struct rm_tasktable {
     uint64_t epoch;   /* number of distinct ranks declared dead (DEAD entries applied) */
     uint32_t *dead;   /* those ranks, in commit order */
     uint64_t applied; /* entries applied */
+    unsigned char **stage_state; /* per stage: its STATE bytes (malloc'd), or NULL until then */
+    uint32_t *state_len;         /* per stage */
 };
 
 /* Initializes an empty table (caller-allocated). Can't fail. */
@@ -123,6 +132,10 @@ unsigned char *rm_tt_encode_done(uint32_t rank, const uint64_t *ids, const uint3
 unsigned char *rm_tt_encode_dead(uint32_t rank, size_t *len);
 unsigned char *rm_tt_encode_fail(uint32_t rank, uint64_t id, uint32_t attempt, const char *error,
                                  size_t *len);
+unsigned char *rm_tt_encode_state(uint32_t stage, const void *data, uint32_t n, size_t *len);
+
+/* Whether stage s's STATE has been committed. Can't fail. */
+bool rm_tasktable_has_state(const struct rm_tasktable *tt, uint32_t s);
 
 /* Whether rank was committed dead. Can't fail. */
 bool rm_tasktable_is_dead(const struct rm_tasktable *tt, uint32_t rank);

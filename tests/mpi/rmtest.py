@@ -145,10 +145,10 @@ def rank_pids(mpirun_pid):
     return ranks
 
 
-def kill_worker_at_stage(job, ranks, stage, delay=0.0, timeout=30.0):
+def kill_worker_at_stage(job, ranks, stage, delay=0.0, timeout=30.0, leader=False):
     """Waits until the log says stage `stage` started (and `delay` seconds more), then
-    SIGKILLs a worker that is not the leader (rank 4, or 3 if 4 leads). Records a failure if it
-    was already gone. Returns the rank killed."""
+    SIGKILLs a worker that is not the leader (rank 4, or 3 if 4 leads), or with leader=True the
+    first elected leader. Records a failure if it was already gone. Returns the rank killed."""
     until = time.time() + timeout
     mark = f"stage {stage - 1} done; stage {stage} starts"
     while time.time() < until and mark not in job.stderr():
@@ -156,6 +156,9 @@ def kill_worker_at_stage(job, ranks, stage, delay=0.0, timeout=30.0):
     time.sleep(delay)
     lead = re.search(r"elected leader: rank (\d+)", job.stderr())
     victim = 4 if not lead or lead.group(1) != "4" else 3
+    if leader:
+        check(lead is not None, "no leader was elected")
+        victim = int(lead.group(1)) if lead else victim
     try:
         os.kill(ranks[victim], signal.SIGKILL)
     except (KeyError, ProcessLookupError):

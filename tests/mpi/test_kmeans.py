@@ -1,7 +1,8 @@
 """kmeans on HDF5 points, checked exactly against the same algorithm written here in Python
 (same initial rows from the seed, same block order of the sums, same tie rule): 5 ranks,
-6 iterations, a worker killed mid-way; HDF5 output read back with h5dump; a 1-D dataset and
-too large a K are usage errors."""
+6 iterations, a worker killed mid-way, then the leader killed as it starts an iteration (it
+computes and commits each iteration's centroids); HDF5 output read back with h5dump; a 1-D
+dataset and too large a K are usage errors."""
 import os
 import struct
 import subprocess
@@ -78,23 +79,32 @@ for _ in range(ITER):
             else cent[j] for j in range(K)]
 labels = [nearest(p, cent) for p in pts]
 
-out = os.path.join(work, "km.h5")
-job = t.Job(5, [ringmaster, "run", "kmeans", "--dataset", "/points", "--k", str(K),
-                "--iterations", str(ITER), "--seed", str(SEED), "--input", data,
-                "--output", out, "--split-size", str(SPLIT), "--heartbeat-ms", "100",
-                "--suspect-ms", "400"],
-            extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "2:60"})
-ranks = job.ranks(5)
-victim = t.kill_worker_at_stage(job, ranks, 2)
-rc = job.wait(timeout=180)
-t.check(rc is not None and os.path.exists(out), "the job did not end with an output")
-if os.path.exists(out):
-    got = dump(out, "/centroids", "d")
-    t.check(got == [v for c in cent for v in c], f"centroids differ:\n{got}\n{cent}")
-    t.check(dump(out, "/clusters", "I") == labels, "cluster labels differ")
-t.check(f"rank {victim} is dead" in job.stderr(), "the death was not committed")
-if t.failures:
-    print(job.stderr()[-4000:])
+
+def run(out, leader):
+    job = t.Job(5, [ringmaster, "run", "kmeans", "--dataset", "/points", "--k", str(K),
+                    "--iterations", str(ITER), "--seed", str(SEED), "--input", data,
+                    "--output", out, "--split-size", str(SPLIT), "--heartbeat-ms", "100",
+                    "--suspect-ms", "400"],
+                extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "2:60"})
+    ranks = job.ranks(5)
+    victim = t.kill_worker_at_stage(job, ranks, 3 if leader else 2, leader=leader)
+    rc = job.wait(timeout=180)
+    what = "the leader" if leader else "a worker"
+    t.check(rc is not None and os.path.exists(out), f"{what} killed: the job did not end with "
+            "an output")
+    if os.path.exists(out):
+        got = dump(out, "/centroids", "d")
+        t.check(got == [v for c in cent for v in c], f"{what} killed: centroids differ:\n{got}\n"
+                f"{cent}")
+        t.check(dump(out, "/clusters", "I") == labels, f"{what} killed: cluster labels differ")
+    t.check(f"rank {victim} is dead" in job.stderr(), f"{what} killed: the death was not "
+            "committed")
+    if t.failures:
+        print(job.stderr()[-4000:])
+
+
+run(os.path.join(work, "km.h5"), leader=False)
+run(os.path.join(work, "km2.h5"), leader=True)
 
 for args, expect in ((["--dataset", "/values", "--k", "3"], "must have 2 dimensions"),
                      (["--dataset", "/points", "--k", "99999"], "is not a whole number"),

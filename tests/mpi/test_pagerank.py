@@ -1,6 +1,7 @@
 """pagerank on a generated edge list (two files), against the same iteration computed here in
-Python: 5 ranks, 6 iterations, a worker killed during the iterations; the output is every
-vertex once, sorted, within 1e-12 of the reference, summing to 1. A malformed line fails the
+Python: 5 ranks, 6 iterations, a worker killed during the iterations, then the leader killed
+as an iteration starts (it computes and commits each iteration's shared state); the output is
+every vertex once, sorted, within 1e-12 of the reference, summing to 1. A malformed line fails the
 job with exit 3 and a message naming the line."""
 import collections
 import os
@@ -32,23 +33,34 @@ for _ in range(ITER):
             inc[b] += rank[a] / len(bs)
     rank = {v: (1 - D) / N + D * (inc[v] + dangling / N) for v in V}
 
-out = os.path.join(work, "ranks.tsv")
-job = t.Job(5, [ringmaster, "run", "pagerank", "--input"] + files +
-            ["--output", out, "--iterations", str(ITER), "--partitions", "6", "--split-size",
-             "64K", "--heartbeat-ms", "100", "--suspect-ms", "400"],
-            extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "3:80"})
-ranks = job.ranks(5)
-victim = t.kill_worker_at_stage(job, ranks, 3)
-rc = job.wait(timeout=180)
-t.check(rc is not None and os.path.exists(out), "the job did not end with an output")
-got = [l.split("\t") for l in open(out).read().splitlines()] if os.path.exists(out) else []
-t.check([int(a) for a, _ in got] == V, "the vertices differ (or are not sorted)")
-bad = [(a, b) for a, b in got if abs(float(b) - rank[int(a)]) > 1e-12 * max(rank[int(a)], 1e-3)]
-t.check(not bad, f"{len(bad)} ranks differ from the reference, e.g. {bad[:3]}")
-t.check(abs(sum(float(b) for _, b in got) - 1.0) < 1e-9, "the ranks do not sum to 1")
-t.check(f"rank {victim} is dead" in job.stderr(), "the death was not committed")
-if t.failures:
-    print(job.stderr()[-4000:])
+
+def run(out, leader):
+    job = t.Job(5, [ringmaster, "run", "pagerank", "--input"] + files +
+                ["--output", out, "--iterations", str(ITER), "--partitions", "6", "--split-size",
+                 "64K", "--heartbeat-ms", "100", "--suspect-ms", "400"],
+                extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "3:80"})
+    ranks = job.ranks(5)
+    victim = t.kill_worker_at_stage(job, ranks, 4 if leader else 3, leader=leader)
+    rc = job.wait(timeout=180)
+    what = "the leader" if leader else "a worker"
+    t.check(rc is not None and os.path.exists(out), f"{what} killed: the job did not end with "
+            "an output")
+    got = [l.split("\t") for l in open(out).read().splitlines()] if os.path.exists(out) else []
+    t.check([int(a) for a, _ in got] == V, f"{what} killed: the vertices differ (or are not "
+            "sorted)")
+    bad = [(a, b) for a, b in got
+           if abs(float(b) - rank[int(a)]) > 1e-12 * max(rank[int(a)], 1e-3)]
+    t.check(not bad, f"{what} killed: {len(bad)} ranks differ from the reference, e.g. {bad[:3]}")
+    t.check(abs(sum(float(b) for _, b in got) - 1.0) < 1e-9, f"{what} killed: the ranks do not "
+            "sum to 1")
+    t.check(f"rank {victim} is dead" in job.stderr(), f"{what} killed: the death was not "
+            "committed")
+    if t.failures:
+        print(job.stderr()[-4000:])
+
+
+run(os.path.join(work, "ranks.tsv"), leader=False)
+run(os.path.join(work, "ranks2.tsv"), leader=True)
 
 broken = os.path.join(work, "broken.txt")
 with open(broken, "w") as f:

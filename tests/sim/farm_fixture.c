@@ -36,6 +36,7 @@ enum ev_kind {
     EV_WORK,     /* rank a's worker finishes its current task */
     EV_RECRUIT,  /* the leader replaces dead voter a */
     EV_FIRST,    /* leader a of term x commits for the first time */
+    EV_STATE,    /* leader a has computed stage b's shared state, for request x */
 };
 
 struct ff_ev {
@@ -324,6 +325,52 @@ static void io_keys(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes)
     }
 }
 
+/* The shared state of stage st, as the kernel would compute it from the earlier outputs. */
+static void stage_state_bytes(uint32_t st, unsigned char b[8])
+{
+    rm_put_u64(b, 0x9E3779B97F4A7C15ull * (st + 1));
+}
+
+static void io_need_state(void *ctx, uint32_t stage, uint64_t gen)
+{
+    struct ff_node *nd = ctx;
+    struct ff *s = nd->s;
+    if (stage == 0 || stage >= s->p.stages)
+        ff_fail(s, "rank %u asked for the state of stage %u", nd->rank, stage);
+    push(s, s->now + ff_range(s, 1, 40), EV_STATE, nd->rank, stage, gen, NULL);
+}
+
+static void io_state(void *ctx, uint32_t stage, const void *data, size_t len)
+{
+    struct ff_node *nd = ctx;
+    unsigned char want[8];
+    stage_state_bytes(stage, want);
+    if (stage == 0 || stage >= nd->s->p.stages || len != 8 || memcmp(data, want, 8) != 0)
+        ff_fail(nd->s, "rank %u got a wrong shared state for stage %u (%zu bytes)", nd->rank,
+                stage, len);
+    else
+        nd->got_state[stage] = true;
+}
+
+static void state_computed(struct ff *s, struct ff_node *nd, uint32_t stage, uint64_t gen)
+{
+    if (!running(nd))
+        return;
+    unsigned char b[8];
+    stage_state_bytes(stage, b);
+    int rc = ff_chance(s, 100) ? RM_EDEAD : 0;
+    use(nd);
+    rm_farm_state(nd->f, stage, gen, rc, b, sizeof b);
+}
+
+static uint32_t stage_of(const struct ff_params *p, uint64_t id)
+{
+    uint32_t st = 0;
+    for (uint64_t first = 0; st + 1 < p->stages && id >= first + p->stage_tasks[st]; st++)
+        first += p->stage_tasks[st];
+    return st;
+}
+
 /* ---- workers -------------------------------------------------------------------------------- */
 
 static void record_exec(struct ff *s, uint64_t id, struct ff_exec e)
@@ -348,6 +395,10 @@ static void worker_next(struct ff_node *nd)
         nd->wq_head = nd->wq_n = 0;
     nd->busy = true;
     nd->cur_start = s->now;
+    uint32_t st = stage_of(&s->p, nd->cur.id);
+    if (s->p.state && st > 0 && !nd->got_state[st])
+        ff_fail(s, "rank %u started task %" PRIu64 " of stage %u before the stage's state reached it",
+                nd->rank, nd->cur.id, st);
     push(s, s->now + ff_range(s, 1, s->p.work_max) * nd->speed, EV_WORK, nd->rank, 0, 0, NULL);
 }
 
@@ -751,6 +802,9 @@ static void handle(struct ff *s, const struct ff_ev *e)
         if (s->leader == (int)e->a && s->term == e->x)
             s->ceiling = SIZE_MAX;
         break;
+    case EV_STATE:
+        state_computed(s, nd, e->b, e->x);
+        break;
     }
 }
 
@@ -775,6 +829,7 @@ int ff_start(struct ff *s)
                                  .vnodes = p->vnodes,
                                  .speculation = p->speculation,
                                  .held_outputs = p->held,
+                                 .stage_state = p->state,
                                  .bounded_load = p->bounded};
     struct rm_farm_io io = {.now = io_now,
                             .propose = io_propose,
@@ -784,7 +839,9 @@ int ff_start(struct ff *s)
                             .epoch = io_epoch,
                             .finished = io_finished,
                             .ended = io_ended,
-                            .keys = io_keys};
+                            .keys = io_keys,
+                            .need_state = p->state ? io_need_state : NULL,
+                            .state = p->state ? io_state : NULL};
     s->ex = calloc(p->tasks ? p->tasks : 1, sizeof *s->ex);
     if (!s->ex)
         return RM_ENOMEM;

@@ -18,7 +18,9 @@
  *    still delivered, sometimes after its death is committed.
  *  - Each rank's failure detector reports a death after its own random delay.
  *  - Each rank's worker runs its assignments one at a time and reports completions in batches,
- *    as farmnode.c's worker thread does; some attempts fail.
+ *    as farmnode.c's worker thread does; some attempts fail. With a shared state per stage, a
+ *    worker checks that the stage's state reached it, with the right bytes, before it starts
+ *    a task of that stage.
  * The fixture records the committed log and every execution for the oracle (farm_oracle.c),
  * and the first problem it sees in s->err.
  */
@@ -47,6 +49,9 @@ struct ff_params {
     bool speculation;
     double bounded; /* rm_farm_config.bounded_load: 0 or 1.1..2 */
     bool held;      /* held outputs: a dead rank's done tasks of all but the last stage redo */
+    bool state;     /* stages after the first have a shared state (rm_farm_config.stage_state)
+                       that the leader computes in 1..40 ms; a tenth of the attempts fail as if
+                       an input's holder had died */
     bool must_fail; /* task `doomed` fails every attempt: the job must fail */
     uint64_t doomed;
     uint32_t fail_permille;     /* other attempts that fail */
@@ -112,6 +117,7 @@ struct ff_node {
     uint32_t lag;         /* ms from a commit to its apply here */
     uint32_t speed;       /* task time multiplier */
     bool dead_seen[FF_MAX_RANKS];
+    bool got_state[FF_MAX_STAGES]; /* the stage's shared state reached this rank */
     struct ff_job *wq; /* the worker's queue */
     size_t wq_head, wq_n, wq_cap;
     struct ff_job cur; /* running since cur_start */

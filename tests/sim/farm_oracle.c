@@ -56,6 +56,9 @@ static void stage_order(struct ff *s, struct replay *rp, uint64_t id, size_t ind
         if (rp->tt.stage_done[k] != s->p.stage_tasks[k])
             ff_fail(s, "entry %zu assigns task %" PRIu64 " of stage %u before stage %u is done",
                     index, id, st, k);
+    if (s->p.state && st > 0 && !rm_tasktable_has_state(&rp->tt, st))
+        ff_fail(s, "entry %zu assigns task %" PRIu64 " of stage %u before its state is committed",
+                index, id, st);
 }
 
 static void after_entry(struct ff *s, struct replay *rp, const struct ff_entry *e, size_t index,

@@ -83,6 +83,7 @@ static void draw_params(struct ff *s, bool stress)
     if (tail * p->slow_factor > 40000)
         p->slow_factor = tail * 2 > 40000 ? 2 : (uint32_t)(40000 / tail);
     p->finish_ms = (uint32_t)ff_range(s, 0, 50);
+    p->state = p->stages > 1 && ff_chance(s, 500);
     p->spike_permille = ff_chance(s, 500) ? (uint32_t)ff_range(s, 1, 20) : 0;
     p->busy_permille = ff_chance(s, 300) ? (uint32_t)ff_range(s, 1, 50) : 0;
     p->snap_permille = ff_chance(s, 300) ? (uint32_t)ff_range(s, 1, 5) : 0;

@@ -158,7 +158,8 @@ static void test_snapshot_roundtrip(void)
     snap[0] ^= 1;
     CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len), RM_EPROTO);
     snap[0] ^= 1;
-    snap[len - 22] = 7; /* an impossible task state (the last task's record) */
+    snap[len - 4 - 22] = 7; /* an impossible task state (the last task's record; then the
+                             * one stage's state length) */
     CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len), RM_EPROTO);
     CU_ASSERT_EQUAL(copy.done, 1);
     free(snap);
@@ -380,6 +381,67 @@ static void test_held_outputs_lost_with_their_holder(void)
     rm_tasktable_close(&tt);
 }
 
+/* STATE: the first one of a stage stands; it survives a snapshot; damaged ones are refused. */
+static void test_stage_state(void)
+{
+    struct rm_tasktable tt;
+    size_t len;
+    rm_tasktable_init(&tt);
+    uint64_t counts[] = {2, 2, 1};
+    {
+        unsigned char *e_ = rm_tt_encode_init(5, 3, 3, counts, &len);
+        apply_owned(&tt, e_, len);
+    }
+    CU_ASSERT_FALSE(rm_tasktable_has_state(&tt, 1));
+    {
+        unsigned char *e_ = rm_tt_encode_state(1, "abc", 3, &len);
+        apply_owned(&tt, e_, len);
+    }
+    {
+        unsigned char *e_ = rm_tt_encode_state(1, "xyz!", 4, &len);
+        apply_owned(&tt, e_, len);
+    } /* ignored */
+    {
+        unsigned char *e_ = rm_tt_encode_state(2, NULL, 0, &len);
+        apply_owned(&tt, e_, len);
+    }    /* empty, but present */
+    CU_ASSERT_TRUE(rm_tasktable_has_state(&tt, 1));
+    CU_ASSERT_TRUE(rm_tasktable_has_state(&tt, 2));
+    CU_ASSERT_FALSE(rm_tasktable_has_state(&tt, 0));
+    CU_ASSERT_FALSE(rm_tasktable_has_state(&tt, 3));
+    CU_ASSERT_EQUAL(tt.state_len[1], 3);
+    CU_ASSERT_EQUAL(memcmp(tt.stage_state[1], "abc", 3), 0);
+    CU_ASSERT_EQUAL(tt.state_len[2], 0);
+
+    unsigned char *snap;
+    size_t slen;
+    CU_ASSERT_EQUAL_FATAL(rm_tasktable_encode(&tt, &snap, &slen), 0);
+    struct rm_tasktable copy;
+    rm_tasktable_init(&copy);
+    CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, slen), 0);
+    CU_ASSERT_FALSE(rm_tasktable_has_state(&copy, 0));
+    CU_ASSERT_TRUE(rm_tasktable_has_state(&copy, 2));
+    CU_ASSERT_EQUAL_FATAL(copy.state_len[1], 3);
+    CU_ASSERT_EQUAL(memcmp(copy.stage_state[1], "abc", 3), 0);
+    /* cut short, or one byte too many: refused, and the table keeps what it had */
+    CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, slen - 1), RM_EPROTO);
+    unsigned char *longer = malloc(slen + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(longer);
+    memcpy(longer, snap, slen);
+    longer[slen] = 0;
+    CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, longer, slen + 1), RM_EPROTO);
+    CU_ASSERT_EQUAL(copy.state_len[1], 3);
+    free(longer);
+    free(snap);
+    rm_tasktable_close(&copy);
+
+    unsigned char *e = rm_tt_encode_state(9, "a", 1, &len); /* no such stage */
+    CU_ASSERT_EQUAL(rm_tasktable_apply(&tt, e, len), RM_EPROTO);
+    CU_ASSERT_EQUAL(rm_tasktable_apply(&tt, e, len - 1), RM_EPROTO); /* length disagrees */
+    free(e);
+    rm_tasktable_close(&tt);
+}
+
 static void test_malformed_entries(void)
 {
     struct rm_tasktable tt;
@@ -423,6 +485,7 @@ int main(void)
     CU_add_test(s, "held outputs are lost with their holder",
                 test_held_outputs_lost_with_their_holder);
     CU_add_test(s, "malformed entries refused", test_malformed_entries);
+    CU_add_test(s, "stage state: first stands, snapshots, damage refused", test_stage_state);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
