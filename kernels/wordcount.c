@@ -108,6 +108,26 @@ static inline uint64_t wc_load64(const void *p)
     return v;
 }
 
+static inline uint64_t wc_mum(uint64_t a, uint64_t b)
+{
+    __extension__ typedef unsigned __int128 u128;
+    u128 m = (u128)a * b;
+    return (uint64_t)m ^ (uint64_t)(m >> 64);
+}
+
+/* The table's own hash of the word in key (padded as wc_find wants when short): for a short
+ * word, two multiply-folds of its two 8-byte halves and its length, which costs a third of
+ * XXH3 at this size and inlines; XXH3-64 for a long one. It only places words in the index:
+ * partitions use rm_wc_partition (XXH3-64), computed once per distinct word when encoding. */
+static inline uint64_t wc_key_hash(const char *key, size_t len)
+{
+    if (len > WC_INLINE)
+        return XXH3_64bits(key, len);
+    uint64_t lo = wc_load64(key), hi = wc_load64(key + 8);
+    uint64_t h = wc_mum(lo ^ UINT64_C(0xa0761d6478bd642f), hi ^ UINT64_C(0xe7037ed1a0b428db) ^ len);
+    return wc_mum(h ^ UINT64_C(0x8ebc6af09c88c6e3), UINT64_C(0x589965cc75374cc3));
+}
+
 /* True if the item holds the word in key (see wc_find). */
 static inline bool wc_item_is(const struct rm_wc *t, const struct rm_wc_item *it, const char *key,
                               size_t len)
@@ -274,21 +294,21 @@ static int wc_upsert(struct rm_wc *t, const char *key, size_t len, uint64_t h, u
 }
 
 /* wc_upsert for a word from outside: pads a short word as wc_find wants. */
-static int wc_upsert_word(struct rm_wc *t, const char *w, size_t len, uint64_t h, uint64_t count)
+static int wc_upsert_word(struct rm_wc *t, const char *w, size_t len, uint64_t count)
 {
     char pad[16] = {0};
     if (len <= WC_INLINE) {
         memcpy(pad, w, len);
         w = pad;
     }
-    return wc_upsert(t, w, len, h, count, false);
+    return wc_upsert(t, w, len, wc_key_hash(w, len), count, false);
 }
 
 int rm_wc_add(struct rm_wc *t, const char *w, size_t len, uint64_t count)
 {
     if (!t || !w || len == 0 || count == 0 || count > UINT64_MAX - t->total)
         return RM_EINVAL;
-    return wc_upsert_word(t, w, len, XXH3_64bits(w, len), count);
+    return wc_upsert_word(t, w, len, count);
 }
 
 uint64_t rm_wc_get(const struct rm_wc *t, const char *w, size_t len)
@@ -301,7 +321,7 @@ uint64_t rm_wc_get(const struct rm_wc *t, const char *w, size_t len)
         memcpy(pad, w, len);
         key = pad;
     }
-    const struct rm_wc_slot *s = wc_find(t, key, len, XXH3_64bits(w, len));
+    const struct rm_wc_slot *s = wc_find(t, key, len, wc_key_hash(key, len));
     return s->item ? t->items[s->item - 1].count : 0;
 }
 
@@ -390,7 +410,7 @@ static inline void wc_batch_add(const struct rm_wc *t, struct wc_batch *b, const
 {
     char *k = b->key[b->n];
     wc_key_copy(k, s, len, avail, fold);
-    uint64_t h = XXH3_64bits(k, len);
+    uint64_t h = wc_key_hash(k, len);
     __builtin_prefetch(&t->slots[wc_home(t, h)]);
     b->len[b->n] = len;
     b->hash[b->n++] = h;
@@ -429,7 +449,7 @@ static int wc_count_long(struct rm_wc *t, const unsigned char *s, size_t len, ui
     char *dst = t->arena + t->arena_len;
     for (size_t i = 0; i < len; i++)
         dst[i] = (char)(s[i] | (unsigned char)fold);
-    return wc_upsert(t, dst, len, XXH3_64bits(dst, len), 1, true);
+    return wc_upsert(t, dst, len, wc_key_hash(dst, len), 1, true);
 }
 
 /* The tokenizer's state between 64-byte blocks. */
@@ -568,15 +588,16 @@ static void wc_free_bufs(unsigned char **bufs, uint32_t parts)
     }
 }
 
-/* Sizes every partition's buffer into lens and allocates it. Returns 0 or RM_ENOMEM. */
+/* Finds every word's partition (into part) and sizes every partition's buffer into lens and
+ * allocates it. Returns 0 or RM_ENOMEM. */
 static int wc_encode_alloc(const struct rm_wc *t, uint32_t parts, struct wc_part *pp,
-                           unsigned char **bufs, size_t *lens)
+                           uint32_t *part, unsigned char **bufs, size_t *lens)
 {
     for (uint32_t i = 0; i < parts; i++)
         lens[i] = RM_WC_WIRE_HEADER_SIZE;
     for (size_t i = 0; i < t->distinct; i++) {
         const struct rm_wc_item *it = &t->items[i];
-        uint32_t p = (uint32_t)(t->hashes[i] % parts);
+        uint32_t p = part[i] = rm_wc_partition(wc_word(t, it), it->len, parts);
         lens[p] += wc_varint_len(it->len) + it->len + wc_varint_len(it->count);
         pp[p].records++;
     }
@@ -609,14 +630,13 @@ int rm_wc_encode(const struct rm_wc *t, uint32_t parts, unsigned char **bufs, si
     if (!t || parts == 0)
         return RM_EINVAL;
     struct wc_part *pp = calloc(parts, sizeof *pp);
-    if (!pp)
-        return RM_ENOMEM;
-    int rc = wc_encode_alloc(t, parts, pp, bufs, lens);
+    uint32_t *part = malloc((t->distinct ? t->distinct : 1) * sizeof *part);
+    int rc = pp && part ? wc_encode_alloc(t, parts, pp, part, bufs, lens) : RM_ENOMEM;
     if (rc < 0)
         goto err_after_parts;
     for (size_t i = 0; i < t->distinct; i++) {
         const struct rm_wc_item *it = &t->items[i];
-        struct wc_part *p = &pp[t->hashes[i] % parts];
+        struct wc_part *p = &pp[part[i]];
         p->next = wc_varint_put(p->next, it->len);
         memcpy(p->next, wc_word(t, it), it->len);
         p->next = wc_varint_put(p->next + it->len, it->count);
@@ -624,11 +644,13 @@ int rm_wc_encode(const struct rm_wc *t, uint32_t parts, unsigned char **bufs, si
     for (uint32_t i = 0; i < parts; i++)
         wc_encode_header(bufs[i], lens[i], i, parts, pp[i].records);
     free(pp);
+    free(part);
     return 0;
 
 err_after_parts:
     wc_free_bufs(bufs, parts);
     free(pp);
+    free(part);
     return rc;
 }
 
@@ -720,7 +742,7 @@ int rm_wc_decode_into(struct rm_wc *t, const unsigned char *buf, size_t len)
         struct wc_record r;
         rc = wc_record_get(&p, c.end, &r);
         assert(rc == 0); /* wc_check read the same bytes */
-        rc = wc_upsert_word(t, r.word, r.len, XXH3_64bits(r.word, r.len), r.count);
+        rc = wc_upsert_word(t, r.word, r.len, r.count);
         assert(rc == 0); /* the room was reserved above */
         (void)rc;
     }

@@ -7,17 +7,20 @@
  * lower case unless the job is case-sensitive. Every other byte (digits, apostrophes, '-',
  * UTF-8 bytes >= 0x80, NUL) separates tokens.
  *
- * The table: an index of 8-byte slots (32 bits of the word's XXH3-64 hash and an item number;
+ * The table: an index of 8-byte slots (32 bits of the word's hash and an item number;
  * open addressing, linear probing, a power of two in size, doubled at 3/4 load) over a dense
  * array of 32-byte items (count, length, and the word itself when it has at most 16 bytes) in
  * the order the words first came. Longer words go to one arena, grown by doubling; there is no
  * per-word allocation. The full hashes are kept in a side array, so growing never rehashes a
- * word and the shuffle never hashes one again. About 50 bytes per distinct word in all.
+ * word. The index hashes a word of up to 16 bytes with two 64x64->128-bit multiply-folds of
+ * its zero-padded bytes (inlined, cheaper than XXH3 there) and a longer one with XXH3-64; the
+ * partition of a word (below) is computed once per distinct word, when encoding. About 54
+ * bytes per distinct word in all.
  *
  * The map: the text is scanned 64 bytes at a time into a bit mask of letters (SSE2 where the
  * compiler offers it), tokens are cut from the mask's edges, folded and hashed, and their
- * slots prefetched a batch of tokens ahead of the lookups, so that cache misses overlap. About
- * 350 MB/s on one core on gen_corpus text (about 60,000 distinct words); see tools/wc_serial.
+ * slots prefetched a batch of tokens ahead of the lookups, so that cache misses overlap. See
+ * tools/wc_serial and the README's benchmarks for its speed on one core.
  *
  * The map/reduce contract: a word belongs to partition rm_wc_partition(word, len, parts), which
  * is XXH3-64 (seed 0) of its bytes modulo parts. Every map task and every reduce task of a job
@@ -68,7 +71,7 @@ struct rm_wc {
     size_t cap;               /* power of two, 2^bits */
     unsigned bits;            /* a word's home slot is the top `bits` bits of its hash */
     struct rm_wc_item *items; /* the words, in the order they were first added */
-    uint64_t *hashes;         /* XXH3-64 of each item's word */
+    uint64_t *hashes;         /* the index's hash of each item's word */
     size_t items_cap;
     size_t distinct; /* words in the table */
     uint64_t total;  /* sum of all counts (tokens seen) */
