@@ -2,7 +2,8 @@
 # Runs every benchmark and writes one JSON file per benchmark under bench/results/, each
 # wrapped with the machine, the date and the commit. Usage: bench/run.sh BUILD_DIR
 # Knobs (environment): BENCH_KILLS [20], BENCH_IDLE_SECONDS [20],
-# BENCH_FALSEPOS_SECONDS [600], BENCH_REPS [9].
+# BENCH_FALSEPOS_SECONDS [600], BENCH_REPS [9], BENCH_WC_MB [1024], BENCH_WC_REPS [5],
+# BENCH_PIPELINE_REPS [1].
 set -euo pipefail
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,6 +56,9 @@ if [ -x "$build/bench/bench_ring" ]; then
     save ring timeout 600 "$build/bench/bench_ring" || status=1
 fi
 save scheduler timeout 1800 python3 "$here/bench_scheduler.py" "$build" || status=1
+save wordcount timeout 3600 python3 "$here/bench_wordcount.py" "$build" \
+    --mb "${BENCH_WC_MB:-1024}" --reps "${BENCH_WC_REPS:-5}" \
+    --pipeline-reps "${BENCH_PIPELINE_REPS:-1}" || status=1
 save false_positives timeout 4000 python3 "$here/bench_runtime.py" falsepos "$rm_bin" \
     --seconds "${BENCH_FALSEPOS_SECONDS:-600}" || status=1
 echo "bench: results in $out" >&2

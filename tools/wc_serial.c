@@ -5,8 +5,8 @@
  *
  *   wc_serial [--case-sensitive] [--split-size N] [--parts P] [--bench] FILE...
  *
- * Each file is cut into splits of about N bytes (moved forward to the next non-letter, so no
- * word is cut); each split is mapped into its own table and encoded into P shuffle buffers;
+ * Each file is read a split of about N bytes at a time (ending after its last non-letter, so
+ * no word is cut); each split is mapped into its own table and encoded into P shuffle buffers;
  * reducer p decodes buffer p of every split; the reducers' tables are merged, sorted and
  * written as TSV to standard output. --bench prints the time and MB/s of each phase to stderr.
  * Defaults: --split-size 32M, --parts 4.
@@ -45,32 +45,6 @@ static int fail(const char *what, int rc)
     return 1;
 }
 
-/* Reads a whole file into a malloc'd buffer. Returns NULL (and prints why) on failure. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "wc_serial: cannot open %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 20, n = 0;
-    char *buf = malloc(cap);
-    while (buf && (n += fread(buf + n, 1, cap - n, f)) == cap) {
-        char *bigger = realloc(buf, cap *= 2);
-        if (!bigger)
-            free(buf);
-        buf = bigger;
-    }
-    if (!buf || ferror(f)) {
-        fprintf(stderr, "wc_serial: cannot read %s\n", path);
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 static bool is_letter(char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
@@ -103,23 +77,49 @@ out:
     return rc;
 }
 
-/* Maps every split of one file. Returns 0, 1 (kernel error, printed) or 2 (unreadable). */
+/* Maps every split of one file, reading it a split at a time: a split ends after its last
+ * non-letter, and the word running past it starts the next one. Returns 0, 1 (kernel error,
+ * printed) or 2 (unreadable). */
 static int map_file(struct job *j, const char *path)
 {
-    size_t len;
-    char *text = slurp(path, &len);
-    if (!text)
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "wc_serial: cannot open %s: %s\n", path, strerror(errno));
         return 2;
-    j->bytes += len;
-    int rc = 0;
-    for (size_t at = 0; at < len && rc == 0;) {
-        size_t end = len - at > j->split ? at + j->split : len;
-        while (end < len && is_letter(text[end - 1]) && is_letter(text[end]))
-            end++;
-        rc = map_split(j, text + at, end - at);
-        at = end;
     }
-    free(text);
+    size_t cap = j->split, carry = 0;
+    char *buf = malloc(cap);
+    int rc = buf ? 0 : RM_ENOMEM;
+    while (rc == 0) {
+        if (carry == cap) { /* one word fills the buffer: make room */
+            char *bigger = realloc(buf, cap *= 2);
+            if (!bigger) {
+                rc = RM_ENOMEM;
+                break;
+            }
+            buf = bigger;
+        }
+        size_t got = fread(buf + carry, 1, cap - carry, f), n = carry + got;
+        j->bytes += got;
+        bool eof = got < cap - carry;
+        if (eof && ferror(f)) {
+            fclose(f);
+            free(buf);
+            fprintf(stderr, "wc_serial: cannot read %s\n", path);
+            return 2;
+        }
+        size_t cut = n;
+        while (!eof && cut > 0 && is_letter(buf[cut - 1]))
+            cut--;
+        if (cut > 0)
+            rc = map_split(j, buf, cut);
+        carry = n - cut;
+        memmove(buf, buf + cut, carry);
+        if (eof)
+            break;
+    }
+    fclose(f);
+    free(buf);
     return rc < 0 ? fail(path, rc) : 0;
 }
 
