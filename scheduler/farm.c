@@ -460,15 +460,16 @@ static uint64_t median_ns(struct rm_farm *f)
     return f->median_ns;
 }
 
-/* The holder for a backup of id: another worker among its key's successors with a free
- * credit; -1 if none. */
+/* The holder for a backup of id: another worker among its key's successors with nothing in
+ * flight; -1 if none. Only an idle worker: a backup on a busy one would slow down the tasks
+ * it already has (on a full machine, the straggler is often just the last of a queue). */
 static int backup_holder(struct rm_farm *f, uint64_t id)
 {
     uint32_t succ[SUCC];
     int n = rm_ring_successors(f->ring, f->tt.key[id], succ, SUCC);
     for (int i = 0; i < n; i++) {
         uint32_t r = succ[i];
-        if (r != f->tt.owner[id] && is_worker(f, r) && f->inflight[r] < f->cfg.credits)
+        if (r != f->tt.owner[id] && is_worker(f, r) && f->inflight[r] == 0)
             return (int)r;
     }
     return -1;

@@ -486,10 +486,14 @@ int rm_farmnode_run(struct rm_farmnode *k, struct rm_farmnode_summary *sum)
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 
+/* Tasks per assignment when --batch-size is not given: at least 16 batches per worker, so that
+ * a job of few long tasks (a few dozen map splits) keeps one task queued per worker, not
+ * several (a worker's queue cannot be stolen from, and would hold the end of a stage), while
+ * a job of many short tasks gets batches of up to 256. */
 static uint32_t auto_batch(uint64_t tasks, int size)
 {
     uint64_t workers = size > 1 ? (uint64_t)size - 1 : 1;
-    uint64_t b = tasks / (4 * workers);
+    uint64_t b = tasks / (16 * workers);
     return (uint32_t)(b < 1 ? 1 : b > 256 ? 256 : b);
 }
 
