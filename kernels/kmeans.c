@@ -44,7 +44,14 @@ struct km {
     uint64_t *stage_tasks; /* iterations + 1 stages of m tasks */
     double *final;         /* k x dims, the final centroids (finish) */
     struct rm_stagestate cent; /* per stage after the first: its k x dims centroids */
+    double **blk;              /* per block: its points, once read here (worker thread only) */
+    size_t *blk_n, blk_bytes;
 };
+
+/* A block's tasks have the same key in every stage, so they come back to the same rank: a
+ * worker keeps the blocks it has read, up to this many bytes, instead of reading them from
+ * the file again at every iteration. */
+#define BLOCK_CACHE_BYTES (256u << 20)
 
 static void km_release(void *ctx)
 {
@@ -55,6 +62,34 @@ static void km_release(void *ctx)
     free(k->stage_tasks);
     free(k->final);
     rm_stagestate_close(&k->cent);
+    for (size_t b = 0; k->blk && b < k->d.m; b++)
+        free(k->blk[b]);
+    free(k->blk);
+    free(k->blk_n);
+}
+
+/* Block b's points (n values), from the cache or the file. *pts is borrowed from the cache when
+ * *owned is false; otherwise the caller frees it. */
+static int block_points(struct km *k, size_t b, double **pts, size_t *n, bool *owned, char *err,
+                        size_t cap)
+{
+    *owned = false;
+    if (k->blk && k->blk[b]) {
+        *pts = k->blk[b];
+        *n = k->blk_n[b];
+        return 0;
+    }
+    int rc = rm_h5data_read(&k->d, b, pts, n, err, cap);
+    if (rc != 0)
+        return rc;
+    if (k->blk && k->blk_bytes + *n * sizeof **pts <= BLOCK_CACHE_BYTES) {
+        k->blk[b] = *pts;
+        k->blk_n[b] = *n;
+        k->blk_bytes += *n * sizeof **pts;
+    } else {
+        *owned = true;
+    }
+    return 0;
 }
 
 /* Output of an iteration task: k x (dims + 1) (sums, count), then k x dims (centroids used). */
@@ -169,9 +204,10 @@ static int run_iteration(struct km *k, uint64_t id, uint32_t st, size_t b, char 
 {
     double *out = calloc(out_doubles(k), sizeof *out), *pts = NULL;
     size_t n = 0;
+    bool owned = false;
     int rc = out ? centroids(k, st, out + (size_t)k->k * (k->dims + 1), err, cap) : RM_ENOMEM;
     if (rc == 0)
-        rc = rm_h5data_read(&k->d, b, &pts, &n, err, cap);
+        rc = block_points(k, b, &pts, &n, &owned, err, cap);
     const double *c = out ? out + (size_t)k->k * (k->dims + 1) : NULL;
     for (size_t i = 0; rc == 0 && i < n / k->dims; i++) {
         const double *p = pts + i * k->dims;
@@ -183,7 +219,8 @@ static int run_iteration(struct km *k, uint64_t id, uint32_t st, size_t b, char 
     if (rc == 0)
         rc = rm_h5data_put(&k->d, id, out, out_doubles(k) * sizeof *out);
     free(out);
-    free(pts);
+    if (owned)
+        free(pts);
     return rc;
 }
 
@@ -193,9 +230,10 @@ static int run_labels(struct km *k, uint32_t attempt, size_t b, char *err, size_
     size_t kd = (size_t)k->k * k->dims;
     double *c = malloc(kd * sizeof *c), *pts = NULL;
     size_t n = 0;
+    bool owned = false;
     int rc = c ? centroids(k, k->iterations, c, err, cap) : RM_ENOMEM;
     if (rc == 0)
-        rc = rm_h5data_read(&k->d, b, &pts, &n, err, cap);
+        rc = block_points(k, b, &pts, &n, &owned, err, cap);
     size_t plen = strlen(k->parts) + 64;
     char *tmp = malloc(plen), *part = malloc(plen);
     if (rc == 0 && (!tmp || !part))
@@ -222,7 +260,8 @@ static int run_labels(struct km *k, uint32_t attempt, size_t b, char *err, size_
         unlink(tmp);
     }
     free(c);
-    free(pts);
+    if (owned)
+        free(pts);
     free(tmp);
     free(part);
     return rc;
@@ -420,6 +459,11 @@ int rm_kernel_kmeans_open(const struct rm_options *opts, int rank, struct rm_far
     uint32_t stages = k->iterations + 1;
     if (rc == 0)
         rc = rm_stagestate_init(&k->cent, stages);
+    if (rc == 0) {
+        k->blk = calloc(k->d.m ? k->d.m : 1, sizeof *k->blk);
+        k->blk_n = calloc(k->d.m ? k->d.m : 1, sizeof *k->blk_n);
+        rc = k->blk && k->blk_n ? 0 : RM_ENOMEM;
+    }
     if (rc == 0 && !(k->stage_tasks = malloc(stages * sizeof *k->stage_tasks)))
         rc = RM_ENOMEM;
     for (uint32_t s = 0; rc == 0 && s < stages; s++)

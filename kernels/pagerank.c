@@ -52,6 +52,8 @@ struct pr {
     uint32_t stages;
     uint64_t first[4]; /* first id of the count, first iteration, write stages; and the end */
     uint64_t vertices; /* found by finish, for the summary */
+    struct graph *cache; /* per part: its graph, once built here (nv == 0 and v NULL: not) */
+    size_t cache_bytes;
     struct rm_stagestate shared; /* per stage from the first iteration: u64 V, f64 dangling */
 };
 
@@ -165,7 +167,14 @@ struct graph {
     struct vert *v;
     size_t nv;
     uint64_t *dst;
+    bool cached; /* owned by the part cache (struct pr), not by the holder of this copy */
 };
+
+/* A part's graph follows from the parse outputs alone, which never change (a recomputed one
+ * has the same bytes), so a worker keeps the graphs it built for the iterations that follow:
+ * a part's tasks have the same key in every stage, so they come back to the same rank. The
+ * cache is used by the worker thread only, up to this many bytes per rank. */
+#define GRAPH_CACHE_BYTES (256u << 20)
 
 static int cmp_rec(const void *a, const void *b)
 {
@@ -191,9 +200,14 @@ static int gather_graph(void *arg, size_t m, unsigned char *buf, size_t len)
     return rc;
 }
 
-/* Builds part r's vertices (sorted) and their out-edges from the parse outputs. */
+/* Builds part r's vertices (sorted) and their out-edges from the parse outputs, or takes them
+ * from the cache. */
 static int load_graph(struct pr *p, uint32_t r, struct graph *g, char *err, size_t cap)
 {
+    if (p->cache && p->cache[r].v) {
+        *g = p->cache[r];
+        return 0;
+    }
     struct gathered ga = {{0}};
     int rc = rm_mrjob_gather(&p->base, r, gather_graph, &ga, err, cap);
     if (rc != 0) {
@@ -220,11 +234,19 @@ static int load_graph(struct pr *p, uint32_t r, struct graph *g, char *err, size
         }
     }
     free(ga.all.p);
+    size_t bytes = (g->nv + 1) * sizeof *g->v + (ne + 1) * sizeof *g->dst;
+    if (p->cache && p->cache_bytes + bytes <= GRAPH_CACHE_BYTES) {
+        g->cached = true;
+        p->cache[r] = *g;
+        p->cache_bytes += bytes;
+    }
     return 0;
 }
 
 static void graph_free(struct graph *g)
 {
+    if (g->cached)
+        return;
     free(g->v);
     free(g->dst);
 }
@@ -613,6 +635,11 @@ static void pr_holders(void *ctx, uint32_t stage, uint64_t first, uint32_t n,
 static void pr_release(void *ctx)
 {
     struct pr *p = ctx;
+    for (uint32_t i = 0; p->cache && i < p->base.r; i++) {
+        free(p->cache[i].v);
+        free(p->cache[i].dst);
+    }
+    free(p->cache);
     free(p->stage_tasks);
     rm_stagestate_close(&p->shared);
     rm_mrjob_close(&p->base);
@@ -642,7 +669,8 @@ int rm_kernel_pagerank_open(const struct rm_options *opts, int rank, struct rm_f
     uint64_t total = p->base.m + (uint64_t)r * (p->iterations + 2);
     free(p->base.holder); /* the holders of every task, not only the parse tasks */
     p->base.holder = calloc(total, sizeof *p->base.holder);
-    if (!p->stage_tasks || !p->base.holder)
+    p->cache = calloc(r, sizeof *p->cache);
+    if (!p->stage_tasks || !p->base.holder || !p->cache)
         rc = RM_ENOMEM;
     if (rc == 0)
         rc = rm_stagestate_init(&p->shared, p->stages);
