@@ -219,28 +219,45 @@ int rm_h5data_put(struct rm_h5data *d, uint64_t id, const void *data, size_t len
     return rm_shuffle_put(d->shuffle, id, 1, &p, &len);
 }
 
+struct h5gather {
+    size_t want;
+    unsigned char *all;
+};
+
+static int take_output(void *arg, size_t i, unsigned char *buf, size_t len)
+{
+    struct h5gather *g = arg;
+    int rc = len == g->want ? 0 : RM_ECORRUPT;
+    if (rc == 0)
+        memcpy(g->all + i * g->want, buf, g->want);
+    free(buf);
+    return rc;
+}
+
 int rm_h5data_gather(struct rm_h5data *d, uint32_t st, size_t want, unsigned char *all, char *err,
                      size_t cap)
 {
     uint64_t first = d->stage_first[st], n = d->stage_first[st + 1] - first;
-    for (uint64_t i = 0; i < n; i++) {
-        pthread_mutex_lock(&d->mu);
-        uint32_t holder = d->holder[st][i];
-        pthread_mutex_unlock(&d->mu);
-        unsigned char *buf = NULL;
-        size_t len = 0;
-        int rc = rm_shuffle_fetch(d->shuffle, holder, first + i, 0, &buf, &len);
-        if (rc == 0 && len != want)
-            rc = RM_ECORRUPT;
-        if (rc == 0)
-            memcpy(all + i * want, buf, want);
-        free(buf);
-        if (rc != 0) {
-            if (rc != RM_EDEAD)
-                snprintf(err, cap, "output of task %llu from rank %u: %s",
-                         (unsigned long long)(first + i), holder, rm_strerror(rc));
-            return rc;
-        }
+    uint32_t *h = malloc((n ? n : 1) * sizeof *h);
+    uint64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!h || !ids) {
+        free(h);
+        free(ids);
+        return RM_ENOMEM;
     }
-    return 0;
+    pthread_mutex_lock(&d->mu);
+    for (uint64_t i = 0; i < n; i++) {
+        h[i] = d->holder[st][i];
+        ids[i] = first + i;
+    }
+    pthread_mutex_unlock(&d->mu);
+    struct h5gather g = {want, all};
+    size_t bad = 0;
+    int rc = rm_shuffle_fetch_all(d->shuffle, (size_t)n, h, ids, 0, take_output, &g, &bad);
+    if (rc != 0 && rc != RM_EDEAD)
+        snprintf(err, cap, "output of task %llu from rank %u: %s",
+                 (unsigned long long)(first + bad), bad < n ? h[bad] : 0, rm_strerror(rc));
+    free(h);
+    free(ids);
+    return rc;
 }

@@ -135,25 +135,28 @@ int rm_mrjob_gather(struct rm_mrjob *j, uint32_t r,
                     int (*fn)(void *arg, size_t m, unsigned char *buf, size_t len), void *arg,
                     char *err, size_t cap)
 {
-    for (size_t m = 0; m < j->m; m++) {
-        pthread_mutex_lock(&j->mu);
-        uint32_t h = j->holder[m];
-        pthread_mutex_unlock(&j->mu);
-        unsigned char *buf = NULL;
-        size_t len = 0;
-        int rc = rm_shuffle_fetch(j->shuffle, h, m, r, &buf, &len);
-        if (rc == RM_EDEAD)
-            return rc; /* the farm recomputes what the holder held, then reruns this task */
-        if (rc == 0)
-            rc = fn(arg, m, buf, len);
-        if (rc != 0) {
-            if (!err[0])
-                snprintf(err, cap, "partition %u of map task %zu from rank %u: %s", r, m, h,
-                         rm_strerror(rc));
-            return rc;
-        }
+    uint32_t *h = malloc((j->m ? j->m : 1) * sizeof *h);
+    uint64_t *ids = malloc((j->m ? j->m : 1) * sizeof *ids);
+    if (!h || !ids) {
+        free(h);
+        free(ids);
+        return RM_ENOMEM;
     }
-    return 0;
+    pthread_mutex_lock(&j->mu);
+    for (size_t m = 0; m < j->m; m++) {
+        h[m] = j->holder[m];
+        ids[m] = m;
+    }
+    pthread_mutex_unlock(&j->mu);
+    size_t bad = 0;
+    int rc = rm_shuffle_fetch_all(j->shuffle, j->m, h, ids, r, fn, arg, &bad);
+    /* RM_EDEAD: the farm recomputes what the holder held, then reruns this task */
+    if (rc != 0 && rc != RM_EDEAD && !err[0])
+        snprintf(err, cap, "partition %u of map task %zu from rank %u: %s", r, bad,
+                 bad < j->m ? h[bad] : 0, rm_strerror(rc));
+    free(h);
+    free(ids);
+    return rc;
 }
 
 int rm_mrjob_write_part(struct rm_mrjob *j, uint32_t r, uint32_t attempt,

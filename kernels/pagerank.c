@@ -16,8 +16,8 @@
  *   count      one task per part: how many vertices it has;
  *   iteration  N stages of one task per part: rebuild the part's vertices and out-edges from
  *              the parse outputs, take their ranks from the previous iteration's contributions
- *              (or 1/V), and output the contributions to every part plus the part's dangling
- *              rank;
+ *              (or 1/V), and output the contributions to every part, summed per destination
+ *              vertex (the combiner), plus the part's dangling rank;
  *   write      one task per part: the final ranks, as a part file.
  * The small shared state, V and the previous iteration's total dangling rank, travels through
  * the coordinator: when an iteration or the write stage starts, the leader sums the count
@@ -262,25 +262,27 @@ static int gather_stage(struct pr *p, uint32_t st, uint32_t part,
     uint64_t first = 0, n = p->stage_tasks[st];
     for (uint32_t k = 0; k < st; k++)
         first += p->stage_tasks[k];
-    for (uint64_t i = 0; i < n; i++) {
-        pthread_mutex_lock(&p->base.mu);
-        uint32_t h = p->base.holder[first + i];
-        pthread_mutex_unlock(&p->base.mu);
-        unsigned char *buf = NULL;
-        size_t len = 0;
-        int rc = rm_shuffle_fetch(p->base.shuffle, h, first + i, part, &buf, &len);
-        if (rc == 0)
-            rc = fn(arg, (size_t)i, buf, len);
-        else
-            free(buf);
-        if (rc != 0) {
-            if (rc != RM_EDEAD && !err[0])
-                snprintf(err, cap, "output %u of task %llu from rank %u: %s", part,
-                         (unsigned long long)(first + i), h, rm_strerror(rc));
-            return rc;
-        }
+    uint32_t *h = malloc((n ? n : 1) * sizeof *h);
+    uint64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!h || !ids) {
+        free(h);
+        free(ids);
+        return RM_ENOMEM;
     }
-    return 0;
+    pthread_mutex_lock(&p->base.mu);
+    for (uint64_t i = 0; i < n; i++) {
+        h[i] = p->base.holder[first + i];
+        ids[i] = first + i;
+    }
+    pthread_mutex_unlock(&p->base.mu);
+    size_t bad = 0;
+    int rc = rm_shuffle_fetch_all(p->base.shuffle, (size_t)n, h, ids, part, fn, arg, &bad);
+    if (rc != 0 && rc != RM_EDEAD && !err[0])
+        snprintf(err, cap, "output %u of task %llu from rank %u: %s", part,
+                 (unsigned long long)(first + bad), bad < n ? h[bad] : 0, rm_strerror(rc));
+    free(h);
+    free(ids);
+    return rc;
 }
 
 static int sum_u64(void *arg, size_t m, unsigned char *buf, size_t len)
@@ -435,14 +437,49 @@ static int part_ranks(struct pr *p, uint32_t r, uint32_t it, struct graph *g, do
     return rc;
 }
 
+/* The map-side combiner of an iteration: one sum per destination vertex, in an open-addressing
+ * table (linear probing; NONE marks a free slot). Shares are added in edge order and the table
+ * is walked in slot order, so the same graph always gives the same bytes. */
+struct combiner {
+    uint64_t *v;
+    double *x;
+    size_t mask;
+};
+
+static int combiner_init(struct combiner *c, uint64_t edges)
+{
+    size_t cap = 16;
+    while (cap < 2 * edges + 2)
+        cap *= 2;
+    c->mask = cap - 1;
+    c->v = malloc(cap * sizeof *c->v);
+    c->x = calloc(cap, sizeof *c->x);
+    if (!c->v || !c->x)
+        return RM_ENOMEM;
+    memset(c->v, 0xff, cap * sizeof *c->v);
+    return 0;
+}
+
+static void combiner_add(struct combiner *c, uint64_t w, double share)
+{
+    size_t i = (size_t)((w * UINT64_C(0x9E3779B97F4A7C15)) >> 20) & c->mask;
+    while (c->v[i] != NONE && c->v[i] != w)
+        i = (i + 1) & c->mask;
+    c->v[i] = w;
+    c->x[i] += share;
+}
+
 static int run_iteration(struct pr *p, uint64_t id, uint32_t r, uint32_t it, char *err, size_t cap)
 {
     struct graph g = {0};
     double *rank;
+    struct combiner cb = {0};
     int rc = part_ranks(p, r, it, &g, &rank, err, cap);
     struct recs *out = rc == 0 ? calloc(p->base.r, sizeof *out) : NULL;
     if (rc == 0 && !out)
         rc = RM_ENOMEM;
+    if (rc == 0)
+        rc = combiner_init(&cb, g.nv ? g.v[g.nv - 1].first + g.v[g.nv - 1].deg : 0);
     double dangling = 0;
     for (size_t i = 0; rc == 0 && i < g.nv; i++) {
         if (g.v[i].deg == 0) {
@@ -450,12 +487,15 @@ static int run_iteration(struct pr *p, uint64_t id, uint32_t r, uint32_t it, cha
             continue;
         }
         double share = rank[i] / (double)g.v[i].deg;
+        for (uint64_t e = 0; e < g.v[i].deg; e++)
+            combiner_add(&cb, g.dst[g.v[i].first + e], share);
+    }
+    for (size_t i = 0; rc == 0 && i <= cb.mask; i++) {
+        if (cb.v[i] == NONE)
+            continue;
         uint64_t bits;
-        memcpy(&bits, &share, 8);
-        for (uint64_t e = 0; rc == 0 && e < g.v[i].deg; e++) {
-            uint64_t w = g.dst[g.v[i].first + e];
-            rc = rec_add(&out[part_of(w, p->base.r)], w, bits);
-        }
+        memcpy(&bits, &cb.x[i], 8);
+        rc = rec_add(&out[part_of(cb.v[i], p->base.r)], cb.v[i], bits);
     }
     unsigned char d[8];
     uint64_t dbits;
@@ -464,6 +504,8 @@ static int run_iteration(struct pr *p, uint64_t id, uint32_t r, uint32_t it, cha
     if (rc == 0)
         rc = put_recs(p, id, out, p->base.r, d, sizeof d);
     recs_free(out, p->base.r);
+    free(cb.v);
+    free(cb.x);
     free(rank);
     graph_free(&g);
     return rc;

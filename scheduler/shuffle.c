@@ -342,58 +342,140 @@ static void wait_request(struct rm_shuffle *s, struct request *r)
         }
 }
 
+/* Sends the FETCH for r (holder set, another rank) and links it into the pending list. Returns
+ * 0 (r is then pending until finish_request), or an error (r is not linked). */
+static int start_request(struct rm_shuffle *s, struct request *r, uint64_t id, uint32_t part)
+{
+    struct send_fetch *f = malloc(sizeof *f);
+    if (!f)
+        return RM_ENOMEM;
+    pthread_mutex_lock(&s->mu);
+    if (s->dead[r->holder] || s->aborted) {
+        int rc = s->aborted ? RM_ESHUTDOWN : RM_EDEAD;
+        pthread_mutex_unlock(&s->mu);
+        free(f);
+        return rc;
+    }
+    r->req = ++s->next_req;
+    r->next = s->pending;
+    s->pending = r;
+    pthread_mutex_unlock(&s->mu);
+    f->s = s;
+    f->holder = r->holder;
+    rm_put_u64(f->msg, r->req);
+    rm_put_u64(f->msg + 8, id);
+    rm_put_u32(f->msg + 16, part);
+    int rc = rm_control_call(s->ctl, send_fetch, f);
+    if (rc != 0) {
+        free(f);
+        pthread_mutex_lock(&s->mu);
+        unlink_request(s, r);
+        pthread_mutex_unlock(&s->mu);
+    }
+    return rc;
+}
+
+/* Waits for a started request, unlinks it and decodes its part into *buf. */
+static int finish_request(struct rm_shuffle *s, struct request *r, unsigned char **buf,
+                          size_t *len)
+{
+    pthread_mutex_lock(&s->mu);
+    wait_request(s, r);
+    unlink_request(s, r);
+    pthread_mutex_unlock(&s->mu);
+    int rc = r->status;
+    if (rc == 0)
+        rc = decode_part(r->data, r->len, buf, len);
+    free(r->data);
+    r->data = NULL;
+    return rc;
+}
+
+/* Drops a started request without waiting for it. */
+static void drop_request(struct rm_shuffle *s, struct request *r)
+{
+    pthread_mutex_lock(&s->mu);
+    unlink_request(s, r);
+    pthread_mutex_unlock(&s->mu);
+    free(r->data);
+    r->data = NULL;
+}
+
+static int fetch_local(struct rm_shuffle *s, uint64_t id, uint32_t part, unsigned char **buf,
+                       size_t *len)
+{
+    unsigned char *stored = NULL;
+    size_t slen = 0;
+    pthread_mutex_lock(&s->mu);
+    int rc = copy_part(s, id, part, &stored, &slen);
+    pthread_mutex_unlock(&s->mu);
+    if (rc == 0)
+        rc = decode_part(stored, slen, buf, len);
+    free(stored);
+    return rc;
+}
+
 int rm_shuffle_fetch(struct rm_shuffle *s, uint32_t holder, uint64_t id, uint32_t part,
                      unsigned char **buf, size_t *len)
 {
     if (!s || !buf || !len || (int)holder >= s->size)
         return RM_EINVAL;
-    unsigned char *stored = NULL;
-    size_t slen = 0;
-    int rc;
-    if ((int)holder == rm_control_rank(s->ctl)) {
-        pthread_mutex_lock(&s->mu);
-        rc = copy_part(s, id, part, &stored, &slen);
-        pthread_mutex_unlock(&s->mu);
-    } else {
-        struct request r = {.holder = holder};
-        struct send_fetch *f = malloc(sizeof *f);
-        if (!f)
-            return RM_ENOMEM;
-        pthread_mutex_lock(&s->mu);
-        if (s->dead[holder] || s->aborted) {
-            rc = s->aborted ? RM_ESHUTDOWN : RM_EDEAD;
-            pthread_mutex_unlock(&s->mu);
-            free(f);
-            return rc;
+    if ((int)holder == rm_control_rank(s->ctl))
+        return fetch_local(s, id, part, buf, len);
+    struct request r = {.holder = holder};
+    int rc = start_request(s, &r, id, part);
+    return rc == 0 ? finish_request(s, &r, buf, len) : rc;
+}
+
+int rm_shuffle_fetch_all(struct rm_shuffle *s, size_t n, const uint32_t *holders,
+                         const uint64_t *ids, uint32_t part,
+                         int (*fn)(void *arg, size_t i, unsigned char *buf, size_t len), void *arg,
+                         size_t *failed)
+{
+    if (!s || (n && (!holders || !ids || !fn)) || !failed)
+        return RM_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if ((int)holders[i] >= s->size)
+            return RM_EINVAL;
+    size_t w = n < RM_SHUFFLE_WINDOW ? n : RM_SHUFFLE_WINDOW;
+    struct request *win = calloc(w ? w : 1, sizeof *win);
+    bool *started = calloc(w ? w : 1, sizeof *started);
+    int me = rm_control_rank(s->ctl), rc = win && started ? 0 : RM_ENOMEM;
+    size_t next = 0, i = 0; /* requests started up to next; delivered up to i */
+    for (; rc == 0 && i < n; i++) {
+        for (; rc == 0 && next < n && next < i + w; next++) {
+            if ((int)holders[next] == me)
+                continue;
+            struct request *r = &win[next % w];
+            *r = (struct request){.holder = holders[next]};
+            rc = start_request(s, r, ids[next], part);
+            started[next % w] = rc == 0;
         }
-        r.req = ++s->next_req;
-        r.next = s->pending;
-        s->pending = &r;
-        pthread_mutex_unlock(&s->mu);
-        f->s = s;
-        f->holder = holder;
-        rm_put_u64(f->msg, r.req);
-        rm_put_u64(f->msg + 8, id);
-        rm_put_u32(f->msg + 16, part);
-        rc = rm_control_call(s->ctl, send_fetch, f);
-        if (rc != 0)
-            free(f);
-        pthread_mutex_lock(&s->mu);
+        if (rc != 0) {
+            i = next - 1; /* the request that could not start */
+            break;
+        }
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        if ((int)holders[i] == me) {
+            rc = fetch_local(s, ids[i], part, &buf, &len);
+        } else {
+            rc = finish_request(s, &win[i % w], &buf, &len);
+            started[i % w] = false;
+        }
         if (rc == 0)
-            wait_request(s, &r);
-        unlink_request(s, &r);
-        pthread_mutex_unlock(&s->mu);
-        if (rc == 0)
-            rc = r.status;
+            rc = fn(arg, i, buf, len); /* fn owns buf */
+        else
+            free(buf);
         if (rc != 0)
-            free(r.data);
-        stored = rc == 0 ? r.data : NULL;
-        slen = r.len;
+            break;
     }
-    if (rc != 0)
-        return rc;
-    rc = decode_part(stored, slen, buf, len);
-    free(stored);
+    *failed = i;
+    for (size_t k = 0; win && started && k < w; k++)
+        if (started[k])
+            drop_request(s, &win[k]);
+    free(win);
+    free(started);
     return rc;
 }
 

@@ -46,6 +46,17 @@ int rm_shuffle_put(struct rm_shuffle *s, uint64_t id, uint32_t n, unsigned char 
 int rm_shuffle_fetch(struct rm_shuffle *s, uint32_t holder, uint64_t id, uint32_t part,
                      unsigned char **buf, size_t *len);
 
+/* Fetches part `part` of the outputs of tasks ids[0..n) from their holders, with up to
+ * RM_SHUFFLE_WINDOW requests in flight at once (a fetch costs a round trip through both
+ * control threads: one after the other, they add up), and hands them to fn in order i = 0, 1,
+ * ...; fn owns buf, and returns 0 or an error that stops the fetch. Returns 0, fn's error, or
+ * rm_shuffle_fetch's for output i; *failed is then that i. Worker thread. */
+#define RM_SHUFFLE_WINDOW 16u
+int rm_shuffle_fetch_all(struct rm_shuffle *s, size_t n, const uint32_t *holders,
+                         const uint64_t *ids, uint32_t part,
+                         int (*fn)(void *arg, size_t i, unsigned char *buf, size_t len), void *arg,
+                         size_t *failed);
+
 /* The job is over: every waiting fetch returns RM_ESHUTDOWN now, and later ones at once.
  * Any thread. */
 void rm_shuffle_abort(struct rm_shuffle *s);
