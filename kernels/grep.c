@@ -96,7 +96,6 @@ out:
     if (mf)
         fclose(mf);
     free(matches);
-    free(text);
     free(tmp);
     free(part);
     return rc;

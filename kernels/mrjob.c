@@ -55,6 +55,7 @@ void rm_mrjob_close(struct rm_mrjob *j)
     rm_splits_free(j->splits);
     free(j->parts);
     free(j->holder);
+    rm_split_buf_free(&j->rbuf);
     pthread_mutex_destroy(&j->mu);
     j->splits = NULL;
     j->parts = NULL;
@@ -128,7 +129,7 @@ void rm_mrjob_kernel(struct rm_mrjob *j, struct rm_farm_kernel *k)
 int rm_mrjob_read_split(struct rm_mrjob *j, uint64_t id, char **buf, size_t *len, char *err,
                         size_t cap)
 {
-    return rm_split_read(&j->in, &j->splits[id], buf, len, err, cap);
+    return rm_split_read_buf(&j->in, &j->splits[id], &j->rbuf, buf, len, err, cap);
 }
 
 int rm_mrjob_gather(struct rm_mrjob *j, uint32_t r,

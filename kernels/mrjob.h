@@ -32,6 +32,7 @@ struct rm_mrjob {
     struct rm_shuffle *shuffle;
     pthread_mutex_t mu;
     uint32_t *holder; /* per map task (under mu) */
+    struct rm_split_buf rbuf; /* the worker thread's read buffer, reused from split to split */
 };
 
 /* Expands the inputs and makes splits of split_size bytes, for opts->partitions reduce tasks;
@@ -59,7 +60,9 @@ int rm_mrjob_attach(void *ctx, int rank, int size, struct rm_shuffle *shuffle);
 void rm_mrjob_holders(void *ctx, uint32_t stage, uint64_t first, uint32_t n,
                       const uint32_t *holders);
 
-/* Reads map task id's input split (whole lines). Same contract as rm_split_read. */
+/* Reads map task id's input split (whole lines) into the job's read buffer: *buf is valid
+ * until the next call (worker thread only) and is not freed by the caller. Same returns as
+ * rm_split_read. */
 int rm_mrjob_read_split(struct rm_mrjob *j, uint64_t id, char **buf, size_t *len, char *err,
                         size_t cap);
 

@@ -148,7 +148,6 @@ static int run_parse(struct pr *p, uint64_t id, char *err, size_t cap)
         if (rc == 0)
             rc = rec_add(&r[part_of(b, parts)], b, NONE);
     }
-    free(text);
     if (rc == 0)
         rc = put_recs(p, id, r, parts, NULL, 0);
     recs_free(r, parts);

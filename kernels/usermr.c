@@ -250,7 +250,6 @@ static int run_map(struct umr *u, uint64_t id, char *err, size_t cap)
     if (rc != 0 && !err[0])
         snprintf(err, cap, "%s: map() failed on split %llu: %s", u->job->name,
                  (unsigned long long)id, rm_strerror(rc));
-    free(text);
     if (rc == 0 && u->job->combine)
         rc = combine_parts(u, &bufs, err, cap);
     unsigned char **ptrs = calloc(r, sizeof *ptrs);

@@ -60,7 +60,6 @@ static int run_map(struct wc_job *j, uint64_t id, char *err, size_t cap)
     rc = rm_wc_init(&t);
     if (rc == 0)
         rc = rm_wc_map(&t, text, len, j->case_sensitive);
-    free(text);
     unsigned char **bufs = calloc(r, sizeof *bufs);
     size_t *lens = calloc(r, sizeof *lens);
     if (rc == 0 && (!bufs || !lens))

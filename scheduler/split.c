@@ -423,7 +423,7 @@ struct text {
     int fd;
     const struct rm_input_file *f;
     char *buf;
-    size_t len, cap;
+    size_t off, len, cap; /* the text is buf[off, len) */
     char *err;
     size_t errcap;
 };
@@ -539,42 +539,89 @@ static int read_lines(struct text *t, const struct rm_split *s)
             t->len = 0;
             return 0;
         }
-        size_t skip = (size_t)(nl - t->buf) + 1;
-        memmove(t->buf, t->buf + skip, n - skip);
-        t->len = n - skip;
+        t->off = (size_t)(nl - t->buf) + 1;
     }
     if (t->buf[t->len - 1] == '\n' || s->end == t->f->size)
         return 0;
     return read_tail(t, s->end);
 }
 
-int rm_split_read(const struct rm_input_set *in, const struct rm_split *s, char **buf, size_t *len,
-                  char *err, size_t cap)
+/* Reads split s into t (t->buf and t->cap may hold a buffer to reuse; they are updated even
+ * on error). */
+static int read_split(const struct rm_input_set *in, const struct rm_split *s, struct text *t,
+                      char *err, size_t cap)
 {
     set_err(err, cap, "%s", "");
-    if (!in || !s || !buf || !len || !in->files || s->file >= in->n || s->start >= s->end ||
+    if (!in || !s || !in->files || s->file >= in->n || s->start >= s->end ||
         s->end > in->files[s->file].size) {
         set_err(err, cap, "rm_split_read: NULL argument or split out of bounds");
         return RM_EINVAL;
     }
-    struct text t = {.f = &in->files[s->file], .err = err, .errcap = cap};
-    t.fd = open(t.f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (t.fd < 0)
-        return fail_path(err, cap, t.f->path, errno);
-    int rc = check_unchanged(&t);
+    t->f = &in->files[s->file];
+    t->err = err;
+    t->errcap = cap;
+    t->off = t->len = 0;
+    t->fd = open(t->f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (t->fd < 0)
+        return fail_path(err, cap, t->f->path, errno);
+    int rc = check_unchanged(t);
     if (rc == 0)
-        rc = read_lines(&t, s);
-    close(t.fd);
+        rc = read_lines(t, s);
+    close(t->fd);
+    if (rc == 0 && t->len == 0 && !t->buf) /* an empty text still gets its NUL */
+        rc = text_reserve(t, 1);
+    if (rc == 0)
+        t->buf[t->len] = '\0';
+    return rc;
+}
+
+int rm_split_read(const struct rm_input_set *in, const struct rm_split *s, char **buf, size_t *len,
+                  char *err, size_t cap)
+{
+    if (!buf || !len) {
+        set_err(err, cap, "rm_split_read: NULL argument or split out of bounds");
+        return RM_EINVAL;
+    }
+    struct text t = {0};
+    int rc = read_split(in, s, &t, err, cap);
     if (rc != 0) {
         free(t.buf);
         return rc;
     }
+    t.len -= t.off;
+    memmove(t.buf, t.buf + t.off, t.len + 1);
     if (t.cap > t.len + 1 + SHRINK_SLACK) {
         char *p = realloc(t.buf, t.len + 1);
         t.buf = p ? p : t.buf;
     }
-    t.buf[t.len] = '\0';
     *buf = t.buf;
     *len = t.len;
     return 0;
+}
+
+int rm_split_read_buf(const struct rm_input_set *in, const struct rm_split *s,
+                      struct rm_split_buf *b, char **text, size_t *len, char *err, size_t cap)
+{
+    if (!b || !text || !len) {
+        set_err(err, cap, "rm_split_read: NULL argument or split out of bounds");
+        return RM_EINVAL;
+    }
+    struct text t = {.buf = b->buf, .cap = b->cap};
+    int rc = read_split(in, s, &t, err, cap);
+    b->buf = t.buf;
+    b->cap = t.cap;
+    if (rc != 0)
+        return rc;
+    *text = t.buf + t.off;
+    *len = t.len - t.off;
+    return 0;
+}
+
+void rm_split_buf_free(struct rm_split_buf *b)
+{
+    if (!b)
+        return;
+    free(b->buf);
+    b->buf = NULL;
+    b->cap = 0;
 }

@@ -160,6 +160,21 @@ uint64_t rm_split_key_hash(const struct rm_input_set *in, const struct rm_split 
 int rm_split_read(const struct rm_input_set *in, const struct rm_split *s, char **buf, size_t *len,
                   char *err, size_t cap);
 
+/* A read buffer that rm_split_read_buf reuses from one split to the next, so that a worker
+ * neither allocates nor faults in a fresh split-sized buffer for every task. Zero-initialize;
+ * one thread at a time; free with rm_split_buf_free (NULL is ignored). */
+struct rm_split_buf {
+    char *buf;
+    size_t cap;
+};
+
+/* rm_split_read into b, without a copy: *text points into b's buffer (a NUL after the text;
+ * the caller may write inside [text, text + len]) until the next call with b or its free. Same
+ * returns. */
+int rm_split_read_buf(const struct rm_input_set *in, const struct rm_split *s,
+                      struct rm_split_buf *b, char **text, size_t *len, char *err, size_t cap);
+void rm_split_buf_free(struct rm_split_buf *b);
+
 #ifdef __cplusplus
 }
 #endif

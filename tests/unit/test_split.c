@@ -235,6 +235,7 @@ static void expect_texts(const char *content, uint64_t split_size, const char *c
     size_t n;
     CU_ASSERT_EQUAL_FATAL(rm_splits_make(&set, split_size, &sp, &n), 0);
     CU_ASSERT_EQUAL_FATAL(n, nwant);
+    struct rm_split_buf reuse = {0}; /* the same texts through one reused buffer, backwards */
     for (size_t i = 0; i < n; i++) {
         char *text;
         size_t len;
@@ -245,7 +246,13 @@ static void expect_texts(const char *content, uint64_t split_size, const char *c
             fprintf(stderr, "\n\"%s\" at %llu: split %zu is \"%s\", want \"%s\"\n", content,
                     (unsigned long long)split_size, i, text, want[i]);
         free(text);
+        size_t k = n - 1 - i;
+        CU_ASSERT_EQUAL_FATAL(
+            rm_split_read_buf(&set, &sp[k], &reuse, &text, &len, err, sizeof err), 0);
+        CU_ASSERT_EQUAL(len, strlen(want[k]));
+        CU_ASSERT_STRING_EQUAL(text, want[k]);
     }
+    rm_split_buf_free(&reuse);
     rm_splits_free(sp);
     rm_inputs_free(&set);
 }
