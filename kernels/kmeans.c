@@ -40,9 +40,9 @@ struct km {
     char *parts;
     uint32_t k, iterations;
     uint64_t dims;
-    double *init;          /* k x dims: the initial centroids */
-    uint64_t *stage_tasks; /* iterations + 1 stages of m tasks */
-    double *final;         /* k x dims, the final centroids (finish) */
+    double *init;              /* k x dims: the initial centroids */
+    uint64_t *stage_tasks;     /* iterations + 1 stages of m tasks */
+    double *final;             /* k x dims, the final centroids (finish) */
     struct rm_stagestate cent; /* per stage after the first: its k x dims centroids */
     double **blk;              /* per block: its points, once read here (worker thread only) */
     size_t *blk_n, blk_bytes;

@@ -31,7 +31,7 @@ struct rm_mrjob {
     int rank;
     struct rm_shuffle *shuffle;
     pthread_mutex_t mu;
-    uint32_t *holder; /* per map task (under mu) */
+    uint32_t *holder;         /* per map task (under mu) */
     struct rm_split_buf rbuf; /* the worker thread's read buffer, reused from split to split */
 };
 

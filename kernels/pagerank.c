@@ -50,8 +50,8 @@ struct pr {
     double damping;
     uint64_t *stage_tasks;
     uint32_t stages;
-    uint64_t first[4]; /* first id of the count, first iteration, write stages; and the end */
-    uint64_t vertices; /* found by finish, for the summary */
+    uint64_t first[4];   /* first id of the count, first iteration, write stages; and the end */
+    uint64_t vertices;   /* found by finish, for the summary */
     struct graph *cache; /* per part: its graph, once built here (nv == 0 and v NULL: not) */
     size_t cache_bytes;
     struct rm_stagestate shared; /* per stage from the first iteration: u64 V, f64 dangling */

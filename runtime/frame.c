@@ -17,8 +17,8 @@ static uint32_t frame_checksum(const unsigned char *hdr, const void *payload, si
     return (uint32_t)XXH3_64bits_withSeed(payload, len, seed);
 }
 
-long rm_frame_encode(const struct rm_frame_header *hdr, const void *payload, size_t len,
-                     void *out, size_t out_cap, size_t max_payload)
+long rm_frame_encode(const struct rm_frame_header *hdr, const void *payload, size_t len, void *out,
+                     size_t out_cap, size_t max_payload)
 {
     if (hdr->type == RM_MSG_INVALID || hdr->type >= RM_MSG_TYPE_COUNT || hdr->length != len)
         return RM_EINVAL;
@@ -72,11 +72,14 @@ int rm_frame_decode(const void *buf, size_t len, size_t max_payload, struct rm_f
 const char *rm_msg_type_name(unsigned type)
 {
     static const char *const names[RM_MSG_TYPE_COUNT] = {
-        [RM_MSG_INVALID] = "invalid", [RM_MSG_HEARTBEAT] = "heartbeat", [RM_MSG_DEATH] = "death",
-        [RM_MSG_PING] = "ping",       [RM_MSG_PONG] = "pong",           [RM_MSG_ASSIGN] = "assign",
-        [RM_MSG_DONE] = "done",       [RM_MSG_SHUTDOWN] = "shutdown",   [RM_MSG_RAFT] = "raft",
-        [RM_MSG_LEADER] = "leader",   [RM_MSG_FAIL] = "fail",           [RM_MSG_STAGE] = "stage",
+        [RM_MSG_INVALID] = "invalid", [RM_MSG_HEARTBEAT] = "heartbeat",
+        [RM_MSG_DEATH] = "death",     [RM_MSG_PING] = "ping",
+        [RM_MSG_PONG] = "pong",       [RM_MSG_ASSIGN] = "assign",
+        [RM_MSG_DONE] = "done",       [RM_MSG_SHUTDOWN] = "shutdown",
+        [RM_MSG_RAFT] = "raft",       [RM_MSG_LEADER] = "leader",
+        [RM_MSG_FAIL] = "fail",       [RM_MSG_STAGE] = "stage",
         [RM_MSG_FETCH] = "fetch",     [RM_MSG_DATA] = "data",
+        [RM_MSG_REPLICA] = "replica", [RM_MSG_REPLICA_ACK] = "replica-ack",
     };
     return type < RM_MSG_TYPE_COUNT ? names[type] : "unknown";
 }

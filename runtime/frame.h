@@ -38,16 +38,18 @@ enum rm_msg_type {
     RM_MSG_DEATH = 2,     /* u32 rank: the sender has declared that rank dead */
     RM_MSG_PING = 3,      /* benchmarks and tests: echoed back by the receiver's handler */
     RM_MSG_PONG = 4,
-    RM_MSG_ASSIGN = 5,    /* coordinator -> worker: a batch of task ids */
-    RM_MSG_DONE = 6,      /* worker -> coordinator: a batch of completed task ids */
-    RM_MSG_SHUTDOWN = 7,  /* coordinator -> all: u32 exit status; the job is over */
-    RM_MSG_RAFT = 8,      /* a Raft message; payload encoded by the Raft codec */
-    RM_MSG_LEADER = 9,    /* new leader -> all: u64 term; "send your completions to me" */
-    RM_MSG_FAIL = 10,     /* worker -> coordinator: a task attempt failed, with the reason */
-    RM_MSG_STAGE = 11,    /* coordinator -> all: a stage starts; who holds the last one's outputs */
-    RM_MSG_FETCH = 12,    /* reducer -> holder: send me part p of task t's output */
-    RM_MSG_DATA = 13,     /* holder -> reducer: that part, or why not */
-    RM_MSG_TYPE_COUNT     /* one past the last valid type */
+    RM_MSG_ASSIGN = 5,   /* coordinator -> worker: a batch of task ids */
+    RM_MSG_DONE = 6,     /* worker -> coordinator: a batch of completed task ids */
+    RM_MSG_SHUTDOWN = 7, /* coordinator -> all: u32 exit status; the job is over */
+    RM_MSG_RAFT = 8,     /* a Raft message; payload encoded by the Raft codec */
+    RM_MSG_LEADER = 9,   /* new leader -> all: u64 term; "send your completions to me" */
+    RM_MSG_FAIL = 10,    /* worker -> coordinator: a task attempt failed, with the reason */
+    RM_MSG_STAGE = 11,   /* coordinator -> all: a stage starts; who holds the last one's outputs */
+    RM_MSG_FETCH = 12,   /* reducer -> holder: send me part p of task t's output */
+    RM_MSG_DATA = 13,    /* holder -> reducer: that part, or why not */
+    RM_MSG_REPLICA = 14, /* holder -> replica: a copy of a task's stored output */
+    RM_MSG_REPLICA_ACK = 15, /* replica -> holder: stored, or why not */
+    RM_MSG_TYPE_COUNT        /* one past the last valid type */
 };
 
 struct rm_frame_header {
@@ -69,8 +71,8 @@ struct rm_frame_header {
  * Returns the bytes written (> 0), RM_EINVAL for a bad type or length mismatch, or
  * RM_EMSGSIZE when len > max_payload.
  */
-long rm_frame_encode(const struct rm_frame_header *hdr, const void *payload, size_t len,
-                     void *out, size_t out_cap, size_t max_payload);
+long rm_frame_encode(const struct rm_frame_header *hdr, const void *payload, size_t len, void *out,
+                     size_t out_cap, size_t max_payload);
 
 /*
  * Reads the frame at the start of buf.

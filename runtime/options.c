@@ -50,6 +50,7 @@ void rm_options_defaults(struct rm_options *o)
     o->policy = RM_POLICY_COMPACT;
     o->tasks = 1000;
     o->max_attempts = 3;
+    o->replicas = 2;
     o->vnodes = 4096;
     o->speculation = true;
     o->split_size = 32u << 20;
@@ -173,6 +174,8 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
     }
     if (strcmp(name, "--max-attempts") == 0)
         return parse_u32(name, v, 1, 255, &o->max_attempts, err, len);
+    if (strcmp(name, "--replicas") == 0)
+        return parse_u32(name, v, 1, 4, &o->replicas, err, len);
     if (strcmp(name, "--bounded-load") == 0) {
         char *end = NULL;
         double c = v ? strtod(v, &end) : 0;
@@ -531,6 +534,9 @@ void rm_options_print_help(const char *kernel, void *file)
           "                        N committed entries; 0 never [4096]\n"
           "  --batch-size N        tasks per dispatch message [automatic]\n"
           "  --max-attempts N      a task that fails N times fails the job (exit 3) [3]\n"
+          "  --replicas N          copies kept in memory of each intermediate output (map\n"
+          "                        outputs, iterations): the holder's and N-1 on the next\n"
+          "                        ranks of its key's ring; 1..4 [2]\n"
           "  --no-speculation      no backup copies of straggling tasks\n"
           "  --vnodes N            virtual nodes per rank on the placement ring [4096]\n"
           "  --bounded-load C      cap each rank at C x its share of a stage's tasks (for\n"

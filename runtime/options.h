@@ -16,51 +16,52 @@ enum rm_bind_policy { RM_POLICY_COMPACT = 0, RM_POLICY_SCATTER = 1 };
 
 /* Every knob of a run, with its default from rm_options_defaults(). */
 struct rm_options {
-    const char *kernel;        /* borrowed from argv */
+    const char *kernel; /* borrowed from argv */
     /* runtime */
-    uint32_t heartbeat_ms;     /* --heartbeat-ms [100] */
-    uint32_t suspect_ms;       /* --suspect-ms [4 x heartbeat] */
-    uint32_t watchers;         /* --watchers [3] */
-    enum rm_bind_mode bind;    /* --bind core|none [core] */
+    uint32_t heartbeat_ms;      /* --heartbeat-ms [100] */
+    uint32_t suspect_ms;        /* --suspect-ms [4 x heartbeat] */
+    uint32_t watchers;          /* --watchers [3] */
+    enum rm_bind_mode bind;     /* --bind core|none [core] */
     enum rm_bind_policy policy; /* --bind-policy compact|scatter [compact] */
-    uint32_t batch_size;       /* --batch-size [0 = automatic] */
-    uint32_t voters;           /* --voters [3, or every rank when there are fewer] */
-    uint32_t election_ms;      /* --election-timeout-ms [150] */
-    uint32_t snapshot_entries; /* --snapshot-entries: compact the Raft log this often [4096] */
-    int verbosity;             /* --quiet -1, default 0, --verbose 1 */
-    const char *status_path;   /* --status FILE: live status JSON [none]; borrowed from argv */
+    uint32_t batch_size;        /* --batch-size [0 = automatic] */
+    uint32_t voters;            /* --voters [3, or every rank when there are fewer] */
+    uint32_t election_ms;       /* --election-timeout-ms [150] */
+    uint32_t snapshot_entries;  /* --snapshot-entries: compact the Raft log this often [4096] */
+    int verbosity;              /* --quiet -1, default 0, --verbose 1 */
+    const char *status_path;    /* --status FILE: live status JSON [none]; borrowed from argv */
     /* scheduler */
-    uint32_t max_attempts;     /* --max-attempts: failed attempts that fail a task [3] */
-    uint32_t vnodes;           /* --vnodes: ring virtual nodes per rank [4096] */
-    bool speculation;          /* backup copies of stragglers; --no-speculation turns off [on] */
-    double bounded_load;       /* --bounded-load C: cap each rank at C x the mean [0 = off] */
+    uint32_t max_attempts; /* --max-attempts: failed attempts that fail a task [3] */
+    uint32_t replicas;     /* --replicas: in-memory copies of each intermediate output [2] */
+    uint32_t vnodes;       /* --vnodes: ring virtual nodes per rank [4096] */
+    bool speculation;      /* backup copies of stragglers; --no-speculation turns off [on] */
+    double bounded_load;   /* --bounded-load C: cap each rank at C x the mean [0 = off] */
     /* input and output */
-    uint64_t split_size;       /* --split-size: bytes of text input per map task [32M] */
-    uint32_t compression;      /* --compression: zstd level of shuffled data; 0 off [1] */
-    uint32_t partitions;       /* --partitions: reduce tasks [16] */
-    bool case_sensitive;       /* wordcount --case-sensitive */
-    const char *pattern;       /* grep --pattern ERE; borrowed from argv */
-    const char *dataset;       /* histogram --dataset NAME */
-    uint32_t bins;             /* histogram --bins [10] */
-    double min, max;           /* histogram --min, --max */
+    uint64_t split_size;  /* --split-size: bytes of text input per map task [32M] */
+    uint32_t compression; /* --compression: zstd level of shuffled data; 0 off [1] */
+    uint32_t partitions;  /* --partitions: reduce tasks [16] */
+    bool case_sensitive;  /* wordcount --case-sensitive */
+    const char *pattern;  /* grep --pattern ERE; borrowed from argv */
+    const char *dataset;  /* histogram --dataset NAME */
+    uint32_t bins;        /* histogram --bins [10] */
+    double min, max;      /* histogram --min, --max */
     bool have_min, have_max;
-    uint32_t k, iterations;    /* kmeans --k [8], --iterations [10] */
-    uint64_t seed;             /* kmeans --seed [1] */
-    double damping;            /* pagerank --damping [0.85] */
-    char *const *inputs;       /* --input PATH [PATH...]: borrowed from argv (the array too), or
-                                  input_eq after --input=PATH: do not copy a parsed struct */
+    uint32_t k, iterations; /* kmeans --k [8], --iterations [10] */
+    uint64_t seed;          /* kmeans --seed [1] */
+    double damping;         /* pagerank --damping [0.85] */
+    char *const *inputs;    /* --input PATH [PATH...]: borrowed from argv (the array too), or
+                               input_eq after --input=PATH: do not copy a parsed struct */
     uint32_t n_inputs;
     char *input_eq[1];
-    const char *output;        /* --output PATH [none] */
+    const char *output; /* --output PATH [none] */
     /* tasks kernel */
-    uint32_t retries;          /* --retries: reruns of a command that exits non-zero [0] */
-    uint32_t timeout_s;        /* --timeout: seconds a command may run; 0 = no limit [0] */
+    uint32_t retries;   /* --retries: reruns of a command that exits non-zero [0] */
+    uint32_t timeout_s; /* --timeout: seconds a command may run; 0 = no limit [0] */
     /* noop kernel */
-    uint64_t tasks;            /* --tasks [1000] */
-    uint32_t task_ms;          /* --task-ms: CPU-bound work per task [0] */
-    bool help;                 /* `run KERNEL --help` */
-    uint32_t hold_ms;          /* info --hold-ms: stay alive after printing [0] */
-    uint32_t startup_s;        /* --startup-timeout: seconds for MPI start-up [120] */
+    uint64_t tasks;     /* --tasks [1000] */
+    uint32_t task_ms;   /* --task-ms: CPU-bound work per task [0] */
+    bool help;          /* `run KERNEL --help` */
+    uint32_t hold_ms;   /* info --hold-ms: stay alive after printing [0] */
+    uint32_t startup_s; /* --startup-timeout: seconds for MPI start-up [120] */
 };
 
 /* Most --input paths accepted. */
@@ -78,13 +79,11 @@ int rm_options_parse(int argc, char **argv, struct rm_options *opts, char *err, 
 
 /* Parses the command line of a user's map-reduce job (argv[0] is the program): the common
  * options and those of wordcount but --case-sensitive. Same contract as rm_options_parse. */
-int rm_options_parse_job(int argc, char **argv, struct rm_options *opts, char *err,
-                         size_t errlen);
+int rm_options_parse_job(int argc, char **argv, struct rm_options *opts, char *err, size_t errlen);
 
 /* Parses `info [options]` (argv[0] is "info"): only the common options. Same contract as
  * rm_options_parse. */
-int rm_options_parse_info(int argc, char **argv, struct rm_options *opts, char *err,
-                          size_t errlen);
+int rm_options_parse_info(int argc, char **argv, struct rm_options *opts, char *err, size_t errlen);
 
 /*
  * Parses a non-negative decimal size with an optional K, M or G suffix (powers of 1024).

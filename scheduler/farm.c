@@ -398,10 +398,12 @@ void farm_leader_done(struct rm_farm *f, uint32_t sender, const unsigned char *r
     if (!f->leading || f->finished || n == 0)
         return; /* the sender re-sends to whoever leads next */
     uint64_t ids[RM_TT_MAX_BATCH];
-    uint32_t att[RM_TT_MAX_BATCH], m = 0;
+    uint32_t att[RM_TT_MAX_BATCH], m = 0, k = f->cfg.copies - 1;
+    uint32_t reps[RM_TT_MAX_BATCH * (RM_TT_MAX_COPIES - 1)];
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t id = rm_get_u64(recs + (size_t)RM_FARM_DONE_REC * i);
-        uint32_t a = rm_get_u32(recs + (size_t)RM_FARM_DONE_REC * i + 8);
+        const unsigned char *r = recs + f->done_rec * i;
+        uint64_t id = rm_get_u64(r);
+        uint32_t a = rm_get_u32(r + 8);
         /* Only tasks already done are skipped here. A new leader's table can lag behind the
          * log until its first commit, so "not assigned to the sender" may just mean "not yet
          * applied here"; applying the entry sorts out stale copies deterministically. */
@@ -412,13 +414,16 @@ void farm_leader_done(struct rm_farm *f, uint32_t sender, const unsigned char *r
         }
         if (rm_tasktable_runs(&f->tt, id, sender, a))
             note_latency(f, id);
+        for (uint32_t j = 0; j < k; j++)
+            reps[(size_t)m * k + j] = rm_get_u32(r + 16 + 4 * (size_t)j);
         ids[m] = id;
         att[m++] = a;
     }
     if (m == 0)
         return;
     size_t len;
-    unsigned char *e = rm_tt_encode_done(sender, ids, att, m, &len);
+    unsigned char *e = k ? rm_tt_encode_done_r(sender, ids, att, reps, k + 1, m, &len)
+                         : rm_tt_encode_done(sender, ids, att, m, &len);
     propose_report(f, e, len);
 }
 
@@ -555,12 +560,12 @@ static void drop_copy(struct rm_farm *f, uint32_t r)
 }
 
 /* Before a DONE applies: the copies it ends free their holders' credits. */
-static void before_done(struct rm_farm *f, const unsigned char *p)
+static void before_done(struct rm_farm *f, const unsigned char *p, size_t rec)
 {
     uint32_t rank = rm_get_u32(p + 1), n = rm_get_u32(p + 5);
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t id = rm_get_u64(p + 9 + 12 * (size_t)i);
-        if (!rm_tasktable_runs(&f->tt, id, rank, rm_get_u32(p + 9 + 12 * (size_t)i + 8)))
+        uint64_t id = rm_get_u64(p + 9 + rec * i);
+        if (!rm_tasktable_runs(&f->tt, id, rank, rm_get_u32(p + 9 + rec * i + 8)))
             continue;
         drop_copy(f, f->tt.owner[id]);
         if (f->tt.backup[id] != RM_TT_NONE)
@@ -605,9 +610,10 @@ void rm_farm_apply(struct rm_farm *f, const void *entry, size_t len, uint64_t in
     bool lead = f->leading && !f->finished && !f->ended;
     uint32_t fail_rank = RM_TT_NONE;
     uint64_t fail_id = 0;
-    if (lead && len >= 1 && p[0] == RM_TT_DONE && len >= 9 &&
-        len == 9 + (size_t)rm_get_u32(p + 5) * 12)
-        before_done(f, p);
+    size_t rec = len >= 1 && p[0] == RM_TT_DONE_R ? 12 + 4 * (size_t)(f->tt.copies - 1) : 12;
+    if (lead && len >= 9 && (p[0] == RM_TT_DONE || p[0] == RM_TT_DONE_R) && f->tt.initialized &&
+        len == 9 + (size_t)rm_get_u32(p + 5) * rec)
+        before_done(f, p, rec);
     if (lead && len >= 19 && p[0] == RM_TT_FAIL) {
         fail_id = rm_get_u64(p + 5);
         if (rm_tasktable_runs(&f->tt, fail_id, rm_get_u32(p + 1), rm_get_u32(p + 13)))
@@ -651,6 +657,7 @@ void rm_farm_apply(struct rm_farm *f, const void *entry, size_t len, uint64_t in
         after_ids(f, p, true);
         break;
     case RM_TT_DONE:
+    case RM_TT_DONE_R:
         advance_stage(f);
         farm_refill_all(f);
         break;
@@ -748,9 +755,9 @@ void rm_farm_leader(struct rm_farm *f, int leader, uint64_t term, bool self)
     if (!f->tt.initialized) {
         if (!f->init_proposed) {
             size_t len;
-            unsigned char *e = rm_tt_encode_init_flags(
+            unsigned char *e = rm_tt_encode_init_copies(
                 f->cfg.tasks, f->cfg.max_attempts, f->cfg.stages, f->stage_tasks,
-                f->cfg.held_outputs ? RM_TT_HELD_OUTPUTS : 0, &len);
+                f->cfg.held_outputs ? RM_TT_HELD_OUTPUTS : 0, f->cfg.copies, &len);
             f->init_proposed = e && f->io.propose(f->io.ctx, e, len) == 0;
             free(e);
         }

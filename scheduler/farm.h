@@ -37,7 +37,8 @@
 /* Message types the farm sends and handles; the values are those of frame.h's enum. */
 enum rm_farm_msg {
     RM_FARM_ASSIGN = 5,   /* leader -> worker: u32 n, n x (u64 id, u32 attempt) */
-    RM_FARM_DONE = 6,     /* worker -> leader: u32 n, n x (u64 id, u32 attempt, u32 us) */
+    RM_FARM_DONE = 6,     /* worker -> leader: u32 n, n x (u64 id, u32 attempt, u32 us,
+                             (copies - 1) x u32 replica holder or RM_TT_NONE) */
     RM_FARM_SHUTDOWN = 7, /* leader -> all: u32 exit status */
     RM_FARM_LEADER = 9,   /* leader -> all: u64 term, u64 epoch, u32 size, live bitmap */
     RM_FARM_FAIL = 10,    /* worker -> leader: u64 id, u32 attempt, u16 len, error text */
@@ -47,7 +48,13 @@ enum rm_farm_msg {
 };
 
 #define RM_FARM_ASSIGN_REC 12u
-#define RM_FARM_DONE_REC 16u
+#define RM_FARM_DONE_REC 16u /* a DONE record without replicas; see rm_farm_done_rec */
+
+/* Bytes of a DONE record in a job keeping `copies` copies of each held output. */
+static inline size_t rm_farm_done_rec(uint32_t copies)
+{
+    return RM_FARM_DONE_REC + 4 * (size_t)(copies > 1 ? copies - 1 : 0);
+}
 
 struct rm_farm_io {
     void *ctx;
@@ -96,6 +103,9 @@ struct rm_farm_config {
     double bounded_load;         /* >= 1: cap each member at this x its share of a stage's
                                     tasks (consistent hashing with bounded loads); 0: off */
     bool held_outputs;           /* outputs live in their holders' memory (RM_TT_HELD_OUTPUTS) */
+    uint32_t copies;             /* with held_outputs: copies of each output, the holder's and
+                                    replicas named in the DONE records [1 if 0; at most
+                                    RM_TT_MAX_COPIES] */
     bool stage_state;            /* every stage after the first has a shared state (STATE entry)
                                     that the leader has computed and committed before any of
                                     its tasks is assigned; the stage announcement carries it */
@@ -137,7 +147,8 @@ void rm_farm_death(struct rm_farm *f, uint32_t rank);
 void rm_farm_fenced(struct rm_farm *f);
 void rm_farm_tick(struct rm_farm *f, uint64_t now);
 
-/* This rank's worker finished tasks: n records of (u64 id, u32 attempt, u32 us). */
+/* This rank's worker finished tasks: n records of rm_farm_done_rec(copies) bytes: u64 id, u32
+ * attempt, u32 us, then the ranks holding replicas of the output (RM_TT_NONE for none). */
 int rm_farm_completed(struct rm_farm *f, const unsigned char *recs, uint32_t n);
 /* This rank's worker failed task id at attempt, with a one-line reason. */
 int rm_farm_task_failed(struct rm_farm *f, uint64_t id, uint32_t attempt, const char *error);

@@ -57,7 +57,8 @@ struct rm_farm {
     int leader;
     uint64_t leader_term, epoch_seen, leaderless_since;
     uint32_t *seen;          /* per task: highest attempt received */
-    unsigned char *done_log; /* every completion reported, RM_FARM_DONE_REC bytes each */
+    size_t done_rec;         /* bytes of a DONE record: rm_farm_done_rec(cfg.copies) */
+    unsigned char *done_log; /* every completion reported, done_rec bytes each */
     size_t n_done, cap_done;
     unsigned char *fail_log; /* every failure reported: u32 len, then the FAIL payload */
     size_t fail_len, fail_cap;

@@ -56,12 +56,12 @@ static void report_done(struct rm_farm *f, const unsigned char *recs, uint32_t n
     }
     if (f->leader < 0)
         return; /* they go out when a leader is announced */
-    size_t len = 4 + (size_t)n * RM_FARM_DONE_REC;
+    size_t len = 4 + (size_t)n * f->done_rec;
     unsigned char *p = malloc(len);
     if (!p)
         return; /* kept in the log; re-sent to the next leader */
     rm_put_u32(p, n);
-    memcpy(p + 4, recs, (size_t)n * RM_FARM_DONE_REC);
+    memcpy(p + 4, recs, (size_t)n * f->done_rec);
     f->io.send(f->io.ctx, (uint32_t)f->leader, RM_FARM_DONE, p, len);
     free(p);
 }
@@ -89,7 +89,7 @@ void farm_adopt_leader(struct rm_farm *f, int leader, uint64_t term)
     for (size_t off = 0; off < f->n_done; off += RM_TT_MAX_BATCH) {
         size_t left = f->n_done - off;
         uint32_t n = (uint32_t)(left < RM_TT_MAX_BATCH ? left : RM_TT_MAX_BATCH);
-        report_done(f, f->done_log + off * RM_FARM_DONE_REC, n);
+        report_done(f, f->done_log + off * f->done_rec, n);
     }
     for (size_t off = 0; off < f->fail_len;) {
         uint32_t len = rm_get_u32(f->fail_log + off);
@@ -102,9 +102,9 @@ int rm_farm_completed(struct rm_farm *f, const unsigned char *recs, uint32_t n)
 {
     if (n > RM_TT_MAX_BATCH)
         return RM_EINVAL;
-    if (grow((void **)&f->done_log, &f->cap_done, (f->n_done + n) * RM_FARM_DONE_REC, 1) != 0)
+    if (grow((void **)&f->done_log, &f->cap_done, (f->n_done + n) * f->done_rec, 1) != 0)
         return RM_ENOMEM;
-    memcpy(f->done_log + f->n_done * RM_FARM_DONE_REC, recs, (size_t)n * RM_FARM_DONE_REC);
+    memcpy(f->done_log + f->n_done * f->done_rec, recs, (size_t)n * f->done_rec);
     f->n_done += n;
     report_done(f, recs, n);
     return 0;
@@ -154,7 +154,7 @@ int rm_farm_message(struct rm_farm *f, uint32_t type, uint32_t sender, uint64_t 
         farm_worker_accept(f, p + 4, (uint32_t)n);
         return 0;
     case RM_FARM_DONE:
-        if ((n = rec_count(p, len, RM_FARM_DONE_REC)) < 0)
+        if ((n = rec_count(p, len, f->done_rec)) < 0)
             return RM_EPROTO;
         farm_leader_done(f, sender, p + 4, (uint32_t)n);
         return 0;
@@ -270,7 +270,8 @@ int rm_farm_create(const struct rm_farm_config *cfg, const struct rm_farm_io *io
     if (!cfg || !io || !out || cfg->size == 0 || cfg->rank >= cfg->size || cfg->stages == 0 ||
         cfg->stages > RM_TT_MAX_STAGES || !cfg->stage_tasks || cfg->tasks > RM_TT_MAX_TASKS ||
         !io->now || !io->propose || !io->send || !io->broadcast || !io->run || !io->finished ||
-        !io->ended || cfg->batch > RM_TT_MAX_BATCH || (cfg->stage_state && !io->need_state))
+        !io->ended || cfg->batch > RM_TT_MAX_BATCH || (cfg->stage_state && !io->need_state) ||
+        cfg->copies > RM_TT_MAX_COPIES)
         return RM_EINVAL;
     uint64_t sum = 0;
     for (uint32_t s = 0; s < cfg->stages; s++)
@@ -281,6 +282,9 @@ int rm_farm_create(const struct rm_farm_config *cfg, const struct rm_farm_io *io
     if (!f)
         return RM_ENOMEM;
     f->cfg = *cfg;
+    if (f->cfg.copies == 0 || !f->cfg.held_outputs)
+        f->cfg.copies = 1;
+    f->done_rec = rm_farm_done_rec(f->cfg.copies);
     f->io = *io;
     if (!f->cfg.max_attempts)
         f->cfg.max_attempts = 3;

@@ -114,12 +114,12 @@ void farm_state_tick(struct rm_farm *f, uint64_t t)
 void rm_farm_state(struct rm_farm *f, uint32_t stage, uint64_t gen, int rc, const void *data,
                    size_t len)
 {
-    if (!f->leading || f->finished || f->ended || gen != f->state_gen ||
-        stage != f->cur_stage || stage_ready(f, stage))
+    if (!f->leading || f->finished || f->ended || gen != f->state_gen || stage != f->cur_stage ||
+        stage_ready(f, stage))
         return;
     if (rc == 0 && len > RM_TT_MAX_STATE) {
-        rm_error("stage %u: the shared state takes %zu bytes, more than the %u allowed", stage,
-                 len, RM_TT_MAX_STATE);
+        rm_error("stage %u: the shared state takes %zu bytes, more than the %u allowed", stage, len,
+                 RM_TT_MAX_STATE);
         rc = RM_EMSGSIZE;
     }
     if (rc == RM_EDEAD) { /* the holder's death reopens the stage it held outputs of */
@@ -146,8 +146,7 @@ int farm_stage_message(struct rm_farm *f, uint32_t sender, uint64_t term, const 
         return RM_EPROTO;
     uint32_t s = rm_get_u32(p), cnt = rm_get_u32(p + 12);
     uint64_t first = rm_get_u64(p + 4);
-    if (len < 20 + 4 * (size_t)cnt || s == 0 || first > f->cfg.tasks ||
-        cnt > f->cfg.tasks - first)
+    if (len < 20 + 4 * (size_t)cnt || s == 0 || first > f->cfg.tasks || cnt > f->cfg.tasks - first)
         return RM_EPROTO;
     const unsigned char *st = p + 16 + 4 * (size_t)cnt;
     uint32_t k = rm_get_u32(st);

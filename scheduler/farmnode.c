@@ -15,6 +15,7 @@
 #include "runtime/mailbox.h"
 #include "runtime/raftnode.h"
 #include "runtime/status.h"
+#include "scheduler/ring.h"
 
 enum mail_type { MAIL_ASSIGN = 1, MAIL_FINISH = 2, MAIL_END = 3, MAIL_STATE = 4 };
 
@@ -41,6 +42,14 @@ struct rm_farmnode {
     uint32_t slow_stage, slow_stage_ms; /* test-only fault: tasks [slow_first, slow_end) */
     uint64_t slow_first, slow_end;      /* (one stage) take slow_stage_ms longer */
     uint64_t stamp_epoch;               /* the epoch this rank's frames carry */
+    /* replicas: tasks below held_end keep their outputs in memory; the worker copies each to
+     * the next copies - 1 live ranks of its key on a ring of every rank (read-only once made),
+     * skipping those this rank found dead (set by the control thread) */
+    uint32_t copies;
+    uint64_t held_end;
+    size_t done_rec;
+    struct rm_ring *ring;
+    atomic_bool *dead;
     atomic_bool over; /* the job has ended (set by the control thread, read by the worker) */
 };
 
@@ -236,6 +245,8 @@ static void on_death(struct rm_control *c, void *ctx, uint32_t rank, enum rm_dea
     struct rm_farmnode *k = ctx;
     (void)c;
     (void)cause;
+    if ((int)rank < k->size)
+        atomic_store(&k->dead[rank], true);
     rm_farm_death(k->farm, rank);
 }
 
@@ -264,7 +275,7 @@ struct report {
     uint64_t id; /* failure: task, attempt and reason */
     uint32_t attempt;
     char error[RM_TT_MAX_ERROR + 1];
-    unsigned char recs[]; /* n x RM_FARM_DONE_REC */
+    unsigned char recs[]; /* n x done_rec */
 };
 
 static void deliver(struct rm_control *c, void *arg)
@@ -290,12 +301,12 @@ static int report_done(struct rm_farmnode *k, const unsigned char *recs, uint32_
 {
     if (n == 0)
         return 0;
-    struct report *r = malloc(sizeof *r + (size_t)n * RM_FARM_DONE_REC);
+    struct report *r = malloc(sizeof *r + (size_t)n * k->done_rec);
     if (!r)
         return RM_ENOMEM;
     r->k = k;
     r->n = n;
-    memcpy(r->recs, recs, (size_t)n * RM_FARM_DONE_REC);
+    memcpy(r->recs, recs, (size_t)n * k->done_rec);
     return call(k, r);
 }
 
@@ -324,11 +335,33 @@ static void sleep_ms(struct rm_farmnode *k, uint32_t ms)
     }
 }
 
+/* Copies task id's output (just stored) to the next copies - 1 live ranks of its key's ring,
+ * and writes who holds a copy into reps (RM_TT_NONE where a copy could not be made: the task
+ * then has fewer copies, and is recomputed sooner if its holders die). */
+static void replicate(struct rm_farmnode *k, uint64_t id, unsigned char *reps)
+{
+    uint32_t want = k->copies - 1, succ[2 * RM_TT_MAX_COPIES + 2], to[RM_TT_MAX_COPIES], m = 0;
+    for (uint32_t j = 0; j < want; j++)
+        rm_put_u32(reps + 4 * (size_t)j, RM_TT_NONE);
+    uint64_t h;
+    k->kernel->keys(k->kernel->ctx, id, 1, &h);
+    int n = rm_ring_successors(k->ring, h, succ, sizeof succ / sizeof *succ);
+    for (int i = 0; i < n && m < want; i++)
+        if ((int)succ[i] != k->rank && !atomic_load(&k->dead[succ[i]]))
+            to[m++] = succ[i];
+    bool ok[RM_TT_MAX_COPIES];
+    if (m == 0 || rm_shuffle_replicate(k->shuffle, id, to, m, ok) != 0)
+        return;
+    for (uint32_t j = 0, w = 0; j < m; j++)
+        if (ok[j])
+            rm_put_u32(reps + 4 * (size_t)w++, to[j]);
+}
+
 /* Runs one mailbox batch of (id, attempt) records. */
 static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
 {
     uint32_t n = (uint32_t)(m->len / RM_FARM_ASSIGN_REC);
-    unsigned char *done = malloc((size_t)n * RM_FARM_DONE_REC + 1);
+    unsigned char *done = malloc((size_t)n * k->done_rec + 1);
     if (!done)
         return RM_ENOMEM;
     uint32_t nd = 0;
@@ -366,10 +399,14 @@ static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
             rc = report_failure(k, id, att, err);
             continue;
         }
-        unsigned char *d = done + (size_t)RM_FARM_DONE_REC * nd++;
+        unsigned char *d = done + k->done_rec * nd++;
         rm_put_u64(d, id);
         rm_put_u32(d + 8, att);
         rm_put_u32(d + 12, us > UINT32_MAX ? UINT32_MAX : (uint32_t)us);
+        if (k->copies > 1 && id < k->held_end)
+            replicate(k, id, d + RM_FARM_DONE_REC);
+        else if (k->copies > 1)
+            memset(d + RM_FARM_DONE_REC, 0xff, k->done_rec - RM_FARM_DONE_REC);
         if (nd == 1)
             oldest = t0;
         if (t1 - oldest >= REPORT_NS) {
@@ -479,6 +516,10 @@ int rm_farmnode_run(struct rm_farmnode *k, struct rm_farmnode_summary *sum)
     rm_farm_stats(k->farm, &s.st);
     if (k->status == 0 && s.st.finished_here && k->kernel->summary)
         k->kernel->summary(k->kernel->ctx, &s.st, tt);
+    if (k->status == 0 && s.st.finished_here && k->kernel->held_outputs && k->kernel->stages > 1)
+        printf("replicas: %u copies of each intermediate output; %llu outputs kept by a replica "
+               "when their holder died, %llu recomputed\n",
+               k->copies, (unsigned long long)tt->saved, (unsigned long long)tt->lost);
     if (sum)
         *sum = s;
     return k->status;
@@ -580,6 +621,23 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
         free(k);
         return rc;
     }
+    k->copies = kernel->held_outputs && kernel->stages > 1 ? opts->replicas : 1;
+    k->copies = k->copies < 1 ? 1 : k->copies > RM_TT_MAX_COPIES ? RM_TT_MAX_COPIES : k->copies;
+    k->done_rec = rm_farm_done_rec(k->copies);
+    for (uint32_t st = 0; st + 1 < kernel->stages; st++)
+        k->held_end += kernel->stage_tasks[st];
+    k->dead = calloc((size_t)k->size, sizeof *k->dead);
+    uint32_t *all = malloc((size_t)k->size * sizeof *all);
+    rc = k->dead && all ? rm_ring_create(opts->vnodes, &k->ring) : RM_ENOMEM;
+    for (int r = 0; all && r < k->size; r++)
+        all[r] = (uint32_t)r;
+    if (rc == 0)
+        rc = rm_ring_add_many(k->ring, all, (size_t)k->size);
+    free(all);
+    if (rc != 0) {
+        rm_farmnode_destroy(k);
+        return rc;
+    }
     uint64_t leaderless = 20ull * opts->election_ms * RM_NS_PER_MS;
     uint32_t batch = opts->batch_size ? opts->batch_size : auto_batch(kernel->tasks, k->size);
     struct rm_farm_config fc = {
@@ -593,6 +651,7 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
         .vnodes = opts->vnodes,
         .speculation = opts->speculation,
         .held_outputs = kernel->held_outputs,
+        .copies = k->copies,
         .stage_state = kernel->stage_state != NULL,
         .bounded_load = opts->bounded_load,
         .leaderless_ns = leaderless < 5000 * RM_NS_PER_MS ? 5000 * RM_NS_PER_MS : leaderless};
@@ -647,6 +706,8 @@ void rm_farmnode_destroy(struct rm_farmnode *k)
     rm_farm_destroy(k->farm);
     rm_shuffle_destroy(k->shuffle);
     rm_mailbox_close(&k->mb);
+    rm_ring_destroy(k->ring);
+    free(k->dead);
     free(k->roles);
     free(k);
 }

@@ -45,7 +45,7 @@ struct rm_shuffle {
     size_t n_store, cap_store;
     struct request *pending;
     uint64_t next_req;
-    uint64_t held, sent, received;
+    uint64_t held, sent, received, replicated;
     bool *dead;   /* per rank, as this rank's detector found (under mu) */
     bool aborted; /* the job is over (under mu) */
     int size;
@@ -143,6 +143,30 @@ static int decode_part(const unsigned char *p, size_t len, unsigned char **raw, 
     return 0;
 }
 
+/* Puts st (owned) into the store, replacing an earlier copy of its task. 0 or RM_ENOMEM (st is
+ * freed). */
+static int insert_stored(struct rm_shuffle *s, struct stored *st, uint64_t bytes)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = grow_store(s);
+    if (rc == 0) {
+        size_t i = slot_of(s, st->id);
+        if (s->store[i].part) {
+            for (uint32_t k = 0; k < s->store[i].n; k++)
+                s->held -= s->store[i].len[k];
+            free_stored(&s->store[i]);
+        } else {
+            s->n_store++;
+        }
+        s->store[i] = *st;
+        s->held += bytes;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc != 0)
+        free_stored(st);
+    return rc;
+}
+
 int rm_shuffle_put(struct rm_shuffle *s, uint64_t id, uint32_t n, unsigned char *const *bufs,
                    const size_t *lens)
 {
@@ -163,24 +187,7 @@ int rm_shuffle_put(struct rm_shuffle *s, uint64_t id, uint32_t n, unsigned char 
         free_stored(&st);
         return rc;
     }
-    pthread_mutex_lock(&s->mu);
-    rc = grow_store(s);
-    if (rc == 0) {
-        size_t i = slot_of(s, id);
-        if (s->store[i].part) {
-            for (uint32_t k = 0; k < s->store[i].n; k++)
-                s->held -= s->store[i].len[k];
-            free_stored(&s->store[i]);
-        } else {
-            s->n_store++;
-        }
-        s->store[i] = st;
-        s->held += bytes;
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (rc != 0)
-        free_stored(&st);
-    return rc;
+    return insert_stored(s, &st, bytes);
 }
 
 /* Copies stored part `part` of task id (under mu). Returns 0, RM_ENOENT or RM_ENOMEM. */
@@ -287,16 +294,18 @@ static void on_death(struct rm_control *c, void *ctx, uint32_t rank, enum rm_dea
     pthread_mutex_unlock(&s->mu);
 }
 
-struct send_fetch {
+/* A request message (its first 8 bytes are the request number) on its way to a rank. */
+struct send_req {
     struct rm_shuffle *s;
-    uint32_t holder;
-    unsigned char msg[20];
+    uint32_t to, type;
+    size_t len;
+    unsigned char msg[];
 };
 
-static void send_fetch(struct rm_control *c, void *arg)
+static void send_req(struct rm_control *c, void *arg)
 {
-    struct send_fetch *f = arg;
-    int rc = rm_control_send(c, (int)f->holder, RM_MSG_FETCH, f->msg, sizeof f->msg);
+    struct send_req *f = arg;
+    int rc = rm_control_send(c, (int)f->to, (uint8_t)f->type, f->msg, f->len);
     if (rc != 0) {
         struct rm_shuffle *s = f->s;
         uint64_t req = rm_get_u64(f->msg);
@@ -342,11 +351,13 @@ static void wait_request(struct rm_shuffle *s, struct request *r)
         }
 }
 
-/* Sends the FETCH for r (holder set, another rank) and links it into the pending list. Returns
- * 0 (r is then pending until finish_request), or an error (r is not linked). */
-static int start_request(struct rm_shuffle *s, struct request *r, uint64_t id, uint32_t part)
+/* Sends a request of `type` (payload msg, len bytes, its first 8 left for the request number)
+ * to r->holder, another rank, and links r into the pending list. Returns 0 (r is then pending
+ * until it is waited for and unlinked), or an error (r is not linked). */
+static int start_request(struct rm_shuffle *s, struct request *r, uint32_t type,
+                         const unsigned char *msg, size_t len)
 {
-    struct send_fetch *f = malloc(sizeof *f);
+    struct send_req *f = malloc(sizeof *f + len);
     if (!f)
         return RM_ENOMEM;
     pthread_mutex_lock(&s->mu);
@@ -361,11 +372,12 @@ static int start_request(struct rm_shuffle *s, struct request *r, uint64_t id, u
     s->pending = r;
     pthread_mutex_unlock(&s->mu);
     f->s = s;
-    f->holder = r->holder;
+    f->to = r->holder;
+    f->type = type;
+    f->len = len;
+    memcpy(f->msg, msg, len);
     rm_put_u64(f->msg, r->req);
-    rm_put_u64(f->msg + 8, id);
-    rm_put_u32(f->msg + 16, part);
-    int rc = rm_control_call(s->ctl, send_fetch, f);
+    int rc = rm_control_call(s->ctl, send_req, f);
     if (rc != 0) {
         free(f);
         pthread_mutex_lock(&s->mu);
@@ -375,9 +387,17 @@ static int start_request(struct rm_shuffle *s, struct request *r, uint64_t id, u
     return rc;
 }
 
+/* Sends the FETCH of part `part` of task id's output for r. Same returns as start_request. */
+static int start_fetch(struct rm_shuffle *s, struct request *r, uint64_t id, uint32_t part)
+{
+    unsigned char msg[20];
+    rm_put_u64(msg + 8, id);
+    rm_put_u32(msg + 16, part);
+    return start_request(s, r, RM_MSG_FETCH, msg, sizeof msg);
+}
+
 /* Waits for a started request, unlinks it and decodes its part into *buf. */
-static int finish_request(struct rm_shuffle *s, struct request *r, unsigned char **buf,
-                          size_t *len)
+static int finish_request(struct rm_shuffle *s, struct request *r, unsigned char **buf, size_t *len)
 {
     pthread_mutex_lock(&s->mu);
     wait_request(s, r);
@@ -423,7 +443,7 @@ int rm_shuffle_fetch(struct rm_shuffle *s, uint32_t holder, uint64_t id, uint32_
     if ((int)holder == rm_control_rank(s->ctl))
         return fetch_local(s, id, part, buf, len);
     struct request r = {.holder = holder};
-    int rc = start_request(s, &r, id, part);
+    int rc = start_fetch(s, &r, id, part);
     return rc == 0 ? finish_request(s, &r, buf, len) : rc;
 }
 
@@ -448,7 +468,7 @@ int rm_shuffle_fetch_all(struct rm_shuffle *s, size_t n, const uint32_t *holders
                 continue;
             struct request *r = &win[next % w];
             *r = (struct request){.holder = holders[next]};
-            rc = start_request(s, r, ids[next], part);
+            rc = start_fetch(s, r, ids[next], part);
             started[next % w] = rc == 0;
         }
         if (rc != 0) {
@@ -506,6 +526,129 @@ void rm_shuffle_stats(struct rm_shuffle *s, uint64_t *held, uint64_t *sent, uint
 /* ---- lifecycle ---------------------------------------------------------------------------------
  */
 
+/* ---- replicas ---------------------------------------------------------------------------------
+ * REPLICA: u64 req, u64 id, u32 n, n x u32 length, then the n stored parts as they are (each
+ * PART_HEAD and the compressed bytes, so its checksum travels with it and is verified on use).
+ * REPLICA_ACK: u64 req, u32 status. */
+
+static void on_replica(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
+                       const void *payload)
+{
+    struct rm_shuffle *s = ctx;
+    const unsigned char *p = payload;
+    size_t len = h->length;
+    uint32_t n = len >= 20 ? rm_get_u32(p + 16) : UINT32_MAX;
+    int rc = n <= 65536 && len >= 20 + 4 * (size_t)n ? 0 : RM_EPROTO;
+    struct stored st = {.id = rc == 0 ? rm_get_u64(p + 8) : 0, .n = n};
+    size_t at = 20 + 4 * (size_t)n;
+    uint64_t bytes = 0;
+    if (rc == 0) {
+        st.part = calloc(n ? n : 1, sizeof *st.part);
+        st.len = calloc(n ? n : 1, sizeof *st.len);
+        rc = st.part && st.len ? 0 : RM_ENOMEM;
+    }
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        size_t l = rm_get_u32(p + 20 + 4 * (size_t)i);
+        if (l < PART_HEAD || len - at < l) {
+            rc = RM_EPROTO;
+            break;
+        }
+        if (!(st.part[i] = malloc(l))) {
+            rc = RM_ENOMEM;
+            break;
+        }
+        memcpy(st.part[i], p + at, l);
+        st.len[i] = l;
+        at += l;
+        bytes += l;
+    }
+    if (rc == 0 && at != len)
+        rc = RM_EPROTO;
+    if (rc == 0)
+        rc = insert_stored(s, &st, bytes);
+    else
+        free_stored(&st);
+    if (rc == RM_EPROTO)
+        rm_warn("dropped a malformed replica from rank %u", h->sender);
+    if (len < 8)
+        return;
+    unsigned char ack[12];
+    memcpy(ack, p, 8);
+    rm_put_u32(ack + 8, (uint32_t)rc);
+    rm_control_send(c, (int)h->sender, RM_MSG_REPLICA_ACK, ack, sizeof ack);
+}
+
+static void on_replica_ack(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
+                           const void *payload)
+{
+    struct rm_shuffle *s = ctx;
+    (void)c;
+    if (h->length != 12)
+        return;
+    const unsigned char *p = payload;
+    uint64_t req = rm_get_u64(p);
+    pthread_mutex_lock(&s->mu);
+    for (struct request *r = s->pending; r; r = r->next)
+        if (r->req == req && r->holder == h->sender && !r->done) {
+            r->status = (int)rm_get_u32(p + 8);
+            r->done = true;
+            pthread_cond_broadcast(&s->cv);
+        }
+    pthread_mutex_unlock(&s->mu);
+}
+
+int rm_shuffle_replicate(struct rm_shuffle *s, uint64_t id, const uint32_t *to, uint32_t n,
+                         bool *ok)
+{
+    if (!s || (n && (!to || !ok)) || n > RM_SHUFFLE_MAX_REPLICAS)
+        return RM_EINVAL;
+    for (uint32_t i = 0; i < n; i++)
+        ok[i] = false;
+    if (n == 0)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    const struct stored *st = s->cap_store ? &s->store[slot_of(s, id)] : NULL;
+    if (!st || !st->part) {
+        pthread_mutex_unlock(&s->mu);
+        return RM_ENOENT;
+    }
+    size_t len = 20 + 4 * (size_t)st->n;
+    for (uint32_t i = 0; i < st->n; i++)
+        len += st->len[i];
+    unsigned char *msg = malloc(len);
+    if (msg) {
+        rm_put_u64(msg + 8, id);
+        rm_put_u32(msg + 16, st->n);
+        size_t at = 20 + 4 * (size_t)st->n;
+        for (uint32_t i = 0; i < st->n; i++) {
+            rm_put_u32(msg + 20 + 4 * (size_t)i, (uint32_t)st->len[i]);
+            memcpy(msg + at, st->part[i], st->len[i]);
+            at += st->len[i];
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!msg)
+        return RM_ENOMEM;
+    struct request r[RM_SHUFFLE_MAX_REPLICAS];
+    bool started[RM_SHUFFLE_MAX_REPLICAS];
+    for (uint32_t i = 0; i < n; i++) {
+        r[i] = (struct request){.holder = to[i]};
+        started[i] = (int)to[i] < s->size && start_request(s, &r[i], RM_MSG_REPLICA, msg, len) == 0;
+    }
+    free(msg);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!started[i])
+            continue;
+        pthread_mutex_lock(&s->mu);
+        wait_request(s, &r[i]);
+        unlink_request(s, &r[i]);
+        ok[i] = r[i].status == 0;
+        s->replicated += ok[i] ? len : 0;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return 0;
+}
+
 int rm_shuffle_create(struct rm_control *ctl, int level, uint32_t timeout_ms,
                       struct rm_shuffle **out)
 {
@@ -526,6 +669,10 @@ int rm_shuffle_create(struct rm_control *ctl, int level, uint32_t timeout_ms,
     int rc = rm_control_on(ctl, RM_MSG_FETCH, on_fetch, s);
     if (rc == 0)
         rc = rm_control_on(ctl, RM_MSG_DATA, on_data, s);
+    if (rc == 0)
+        rc = rm_control_on(ctl, RM_MSG_REPLICA, on_replica, s);
+    if (rc == 0)
+        rc = rm_control_on(ctl, RM_MSG_REPLICA_ACK, on_replica_ack, s);
     if (rc == 0)
         rc = rm_control_on_death(ctl, on_death, s);
     if (rc != 0) {

@@ -18,6 +18,7 @@
 #ifndef RM_SHUFFLE_H
 #define RM_SHUFFLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,14 @@ int rm_shuffle_fetch_all(struct rm_shuffle *s, size_t n, const uint32_t *holders
                          const uint64_t *ids, uint32_t part,
                          int (*fn)(void *arg, size_t i, unsigned char *buf, size_t len), void *arg,
                          size_t *failed);
+
+/* Copies task id's stored output to the ranks to[0..n) (n <= RM_SHUFFLE_MAX_REPLICAS), which
+ * keep it in their stores as if they had computed it, and waits for their answers: ok[i] says
+ * whether rank to[i] holds it now (false when it died, refused or timed out). Returns 0,
+ * RM_ENOENT (this rank does not hold id), RM_ENOMEM or RM_EINVAL. Worker thread. */
+#define RM_SHUFFLE_MAX_REPLICAS 4u
+int rm_shuffle_replicate(struct rm_shuffle *s, uint64_t id, const uint32_t *to, uint32_t n,
+                         bool *ok);
 
 /* The job is over: every waiting fetch returns RM_ESHUTDOWN now, and later ones at once.
  * Any thread. */

@@ -7,7 +7,7 @@
 #include "ringmaster.h"
 #include "runtime/frame.h"
 
-#define SNAP_MAGIC 0x34545452u /* "RTT4" */
+#define SNAP_MAGIC 0x35545452u /* "RTT5" */
 
 void rm_tasktable_init(struct rm_tasktable *tt)
 {
@@ -31,6 +31,7 @@ void rm_tasktable_close(struct rm_tasktable *tt)
         free(tt->stage_state[s]);
     free(tt->stage_state);
     free(tt->state_len);
+    free(tt->replica);
     rm_tasktable_init(tt);
 }
 
@@ -50,8 +51,9 @@ static int alloc_tasks(struct rm_tasktable *tt, uint64_t n, uint32_t stages)
     tt->stage_state = calloc(stages ? stages : 1, sizeof *tt->stage_state);
     tt->state_len = calloc(stages ? stages : 1, sizeof *tt->state_len);
     tt->stages = stages; /* so that close frees each stage's state */
-    if (!tt->stage_state || !tt->state_len || !tt->stage_first || !tt->stage_done || !tt->state || !tt->owner || !tt->attempt ||
-        !tt->backup || !tt->backup_attempt || !tt->issued || !tt->fails || !tt->key) {
+    if (!tt->stage_state || !tt->state_len || !tt->stage_first || !tt->stage_done || !tt->state ||
+        !tt->owner || !tt->attempt || !tt->backup || !tt->backup_attempt || !tt->issued ||
+        !tt->fails || !tt->key) {
         rm_tasktable_close(tt);
         return RM_ENOMEM;
     }
@@ -98,6 +100,18 @@ static int apply_state(struct rm_tasktable *tt, const unsigned char *p, size_t l
     return 0;
 }
 
+/* Sets the replica count and allocates the replica lists (all RM_TT_NONE). 0 or RM_ENOMEM. */
+static int alloc_replicas(struct rm_tasktable *tt, uint32_t copies)
+{
+    tt->copies = copies;
+    size_t k = (size_t)tt->n * (copies - 1);
+    tt->replica = malloc((k ? k : 1) * sizeof *tt->replica);
+    if (!tt->replica)
+        return RM_ENOMEM;
+    memset(tt->replica, 0xff, (k ? k : 1) * sizeof *tt->replica);
+    return 0;
+}
+
 static int apply_init(struct rm_tasktable *tt, const unsigned char *p, size_t len)
 {
     if (len < 21)
@@ -105,7 +119,10 @@ static int apply_init(struct rm_tasktable *tt, const unsigned char *p, size_t le
     uint64_t n = rm_get_u64(p + 1);
     uint32_t max_attempts = rm_get_u32(p + 9), stages = rm_get_u32(p + 13);
     if (n > RM_TT_MAX_TASKS || max_attempts == 0 || stages == 0 || stages > RM_TT_MAX_STAGES ||
-        len != 21 + 8 * (size_t)stages)
+        (len != 21 + 8 * (size_t)stages && len != 25 + 8 * (size_t)stages))
+        return RM_EPROTO;
+    uint32_t copies = len == 25 + 8 * (size_t)stages ? rm_get_u32(p + 21 + 8 * (size_t)stages) : 1;
+    if (copies == 0 || copies > RM_TT_MAX_COPIES)
         return RM_EPROTO;
     uint32_t flags = rm_get_u32(p + 17 + 8 * (size_t)stages);
     if (flags & ~RM_TT_HELD_OUTPUTS)
@@ -122,6 +139,8 @@ static int apply_init(struct rm_tasktable *tt, const unsigned char *p, size_t le
     if (tt->initialized)
         return 0; /* a second INIT (from a later leader) changes nothing */
     int rc = alloc_tasks(tt, n, stages);
+    if (rc == 0 && (rc = alloc_replicas(tt, copies)) != 0)
+        rm_tasktable_close(tt);
     if (rc != 0)
         return rc;
     tt->max_attempts = max_attempts;
@@ -209,15 +228,23 @@ bool rm_tasktable_runs(const struct rm_tasktable *tt, uint64_t id, uint32_t rank
 
 static int apply_done(struct rm_tasktable *tt, const unsigned char *p, size_t len)
 {
-    long n = batch_count(p, len, 12);
+    uint32_t k = p[0] == RM_TT_DONE_R ? tt->copies - 1 : 0; /* replicas per record */
+    size_t rec = 12 + 4 * (size_t)k;
+    long n = batch_count(p, len, rec);
     if (n < 0)
         return RM_EPROTO;
     uint32_t rank = rm_get_u32(p + 1);
     for (long i = 0; i < n; i++) {
-        uint64_t id = rm_get_u64(p + 9 + 12 * i);
-        uint32_t attempt = rm_get_u32(p + 9 + 12 * i + 8);
+        const unsigned char *r = p + 9 + rec * (size_t)i;
+        uint64_t id = rm_get_u64(r);
+        uint32_t attempt = rm_get_u32(r + 8);
         if (!rm_tasktable_runs(tt, id, rank, attempt))
             continue; /* stale attempt, duplicate, or the other copy won */
+        uint32_t *rep = tt->replica + (size_t)id * (tt->copies - 1);
+        for (uint32_t j = 0; j < tt->copies - 1; j++) {
+            uint32_t x = j < k ? rm_get_u32(r + 12 + 4 * (size_t)j) : RM_TT_NONE;
+            rep[j] = x == rank || rm_tasktable_is_dead(tt, x) ? RM_TT_NONE : x;
+        }
         tt->state[id] = RM_TASK_DONE;
         tt->owner[id] = rank;
         tt->attempt[id] = attempt;
@@ -276,6 +303,21 @@ static int apply_fail(struct rm_tasktable *tt, const unsigned char *p, size_t le
     return 0;
 }
 
+/* A done task's holder is gone: a live replica takes over. Returns true if one did. */
+static bool promote_replica(struct rm_tasktable *tt, uint64_t id, uint32_t dead)
+{
+    uint32_t *rep = tt->replica + (size_t)id * (tt->copies - 1);
+    for (uint32_t j = 0; j < tt->copies - 1; j++) {
+        if (rep[j] == RM_TT_NONE || rep[j] == dead || rm_tasktable_is_dead(tt, rep[j]))
+            continue;
+        tt->owner[id] = rep[j];
+        rep[j] = RM_TT_NONE;
+        tt->saved++;
+        return true;
+    }
+    return false;
+}
+
 /* The outputs held by a dead rank are gone: see DEAD in tasktable.h. */
 static void lose_outputs(struct rm_tasktable *tt, uint32_t rank)
 {
@@ -283,7 +325,20 @@ static void lose_outputs(struct rm_tasktable *tt, uint32_t rank)
         return;
     uint32_t lowest = tt->stages;
     for (uint64_t id = 0; id < tt->stage_first[tt->stages - 1]; id++) {
-        if (tt->state[id] != RM_TASK_DONE || tt->owner[id] != rank)
+        if (tt->state[id] != RM_TASK_DONE)
+            continue;
+        if (tt->owner[id] == rank && promote_replica(tt, id, rank)) {
+            /* kept, but held elsewhere now: a later task already reading it from the dead
+             * rank cannot finish, so the in-flight tasks of later stages start again */
+            uint32_t s = rm_tasktable_stage(tt, id);
+            lowest = s < lowest ? s : lowest;
+            continue;
+        }
+        uint32_t *rep = tt->replica + (size_t)id * (tt->copies - 1);
+        for (uint32_t j = 0; j < tt->copies - 1; j++)
+            if (rep[j] == rank)
+                rep[j] = RM_TT_NONE;
+        if (tt->owner[id] != rank)
             continue;
         uint32_t s = rm_tasktable_stage(tt, id);
         tt->state[id] = RM_TASK_PENDING;
@@ -344,7 +399,7 @@ int rm_tasktable_apply(struct rm_tasktable *tt, const void *data, size_t len)
     if (len < 1)
         return RM_EPROTO;
     if (p[0] != RM_TT_INIT && p[0] != RM_TT_DEAD && !tt->initialized)
-        return p[0] >= RM_TT_ASSIGN && p[0] <= RM_TT_STATE ? 0 : RM_EPROTO; /* no tasks yet */
+        return p[0] >= RM_TT_ASSIGN && p[0] <= RM_TT_DONE_R ? 0 : RM_EPROTO; /* no tasks yet */
     int rc;
     switch (p[0]) {
     case RM_TT_INIT:
@@ -354,6 +409,7 @@ int rm_tasktable_apply(struct rm_tasktable *tt, const void *data, size_t len)
         rc = apply_assign(tt, p, len);
         break;
     case RM_TT_DONE:
+    case RM_TT_DONE_R:
         rc = apply_done(tt, p, len);
         break;
     case RM_TT_DEAD:
@@ -394,6 +450,25 @@ unsigned char *rm_tt_encode_init(uint64_t tasks, uint32_t max_attempts, uint32_t
                                  const uint64_t *counts, size_t *len)
 {
     return rm_tt_encode_init_flags(tasks, max_attempts, stages, counts, 0, len);
+}
+
+unsigned char *rm_tt_encode_init_copies(uint64_t tasks, uint32_t max_attempts, uint32_t stages,
+                                        const uint64_t *counts, uint32_t flags, uint32_t copies,
+                                        size_t *len)
+{
+    if (copies == 0 || copies > RM_TT_MAX_COPIES)
+        return NULL;
+    unsigned char *p = rm_tt_encode_init_flags(tasks, max_attempts, stages, counts, flags, len);
+    if (!p || copies == 1)
+        return p;
+    unsigned char *q = realloc(p, *len + 4);
+    if (!q) {
+        free(p);
+        return NULL;
+    }
+    rm_put_u32(q + *len, copies);
+    *len += 4;
+    return q;
 }
 
 unsigned char *rm_tt_encode_init_flags(uint64_t tasks, uint32_t max_attempts, uint32_t stages,
@@ -441,6 +516,24 @@ unsigned char *rm_tt_encode_done(uint32_t rank, const uint64_t *ids, const uint3
     for (uint32_t i = 0; p && i < n; i++) {
         rm_put_u64(p + 9 + 12 * (size_t)i, ids[i]);
         rm_put_u32(p + 9 + 12 * (size_t)i + 8, attempts[i]);
+    }
+    return p;
+}
+
+unsigned char *rm_tt_encode_done_r(uint32_t rank, const uint64_t *ids, const uint32_t *attempts,
+                                   const uint32_t *replicas, uint32_t copies, uint32_t n,
+                                   size_t *len)
+{
+    if (copies < 2 || copies > RM_TT_MAX_COPIES)
+        return NULL;
+    size_t rec = 12 + 4 * (size_t)(copies - 1);
+    unsigned char *p = batch_buf(RM_TT_DONE_R, rank, n, rec, len);
+    for (uint32_t i = 0; p && i < n; i++) {
+        unsigned char *r = p + 9 + rec * i;
+        rm_put_u64(r, ids[i]);
+        rm_put_u32(r + 8, attempts[i]);
+        for (uint32_t j = 0; j < copies - 1; j++)
+            rm_put_u32(r + 12 + 4 * (size_t)j, replicas[(size_t)i * (copies - 1) + j]);
     }
     return p;
 }
@@ -498,7 +591,8 @@ unsigned char *rm_tt_encode_state(uint32_t stage, const void *data, uint32_t n, 
  *   stages x u64 stage count,
  *   per task: u8 state, u8 fails, u32 owner, attempt, backup, backup_attempt, issued,
  *   epoch x u32 dead rank,
- *   per stage: u32 state length + 1 (0: none yet), then the state's bytes.
+ *   per stage: u32 state length + 1 (0: none yet), then the state's bytes,
+ *   u32 copies, u64 saved, n x (copies - 1) x u32 replica.
  * Done and assigned counts are derived on decode, never trusted. */
 #define SNAP_HEAD 88u
 #define SNAP_REC 22u
@@ -510,6 +604,8 @@ int rm_tasktable_encode(const struct rm_tasktable *tt, unsigned char **out, size
     *len = head + (size_t)tt->n * SNAP_REC + (size_t)tt->epoch * 4;
     for (uint32_t s = 0; tt->initialized && s < tt->stages; s++)
         *len += 4 + (tt->stage_state[s] ? tt->state_len[s] : 0);
+    uint32_t copies = tt->initialized ? tt->copies : 1;
+    *len += 12 + (size_t)tt->n * (copies - 1) * 4;
     unsigned char *p = malloc(*len);
     if (!p)
         return RM_ENOMEM;
@@ -551,6 +647,11 @@ int rm_tasktable_encode(const struct rm_tasktable *tt, unsigned char **out, size
             memcpy(q + 4, st, tt->state_len[s]);
         q += 4 + (st ? tt->state_len[s] : 0);
     }
+    rm_put_u32(q, copies);
+    rm_put_u64(q + 4, tt->saved);
+    q += 12;
+    for (size_t i = 0; i < (size_t)tt->n * (copies - 1); i++)
+        rm_put_u32(q + 4 * i, tt->replica[i]);
     *out = p;
     return 0;
 }
@@ -635,6 +736,20 @@ int rm_tasktable_decode(struct rm_tasktable *tt, const void *data, size_t len)
         memcpy(t.stage_state[s], p + at, k - 1);
         t.state_len[s] = k - 1;
         at += k - 1;
+    }
+    if (rc == 0 && len - at < 12)
+        rc = RM_EPROTO;
+    uint32_t copies = rc == 0 ? rm_get_u32(p + at) : 1;
+    if (rc == 0 && (copies == 0 || copies > RM_TT_MAX_COPIES || (!t.initialized && copies != 1) ||
+                    (len - at - 12) / 4 / (copies > 1 ? copies - 1 : 1) < (copies > 1 ? n : 0)))
+        rc = RM_EPROTO;
+    if (rc == 0)
+        rc = alloc_replicas(&t, copies);
+    if (rc == 0) {
+        t.saved = rm_get_u64(p + at + 4);
+        at += 12;
+        for (size_t i = 0; i < (size_t)n * (copies - 1); i++, at += 4)
+            t.replica[i] = rm_get_u32(p + at);
     }
     if (rc == 0 && at != len)
         rc = RM_EPROTO;

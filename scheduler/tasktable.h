@@ -16,20 +16,28 @@
  *
  * Entry payloads (little-endian):
  *   INIT   u8 op=1, u64 tasks, u32 max_attempts, u32 stages, stages x u64 count, u32 flags
- *                            defines the job; first entry only; stage s holds the next count[s]
- *                            ids; flags: RM_TT_HELD_OUTPUTS
+ *          [, u32 copies]    defines the job; first entry only; stage s holds the next count[s]
+ *                            ids; flags: RM_TT_HELD_OUTPUTS; copies: of each held output, the
+ *                            holder's and copies - 1 replicas (1 when absent; at most
+ *                            RM_TT_MAX_COPIES)
  *   ASSIGN u8 op=2, u32 owner, u32 n, n x u64 id
  *                            pending, and every earlier stage done -> assigned to owner at the
  *                            next attempt
  *   DONE   u8 op=3, u32 rank, u32 n, n x (u64 id, u32 attempt)
  *                            assigned, and rank runs it (as owner or backup) at that attempt
  *                            -> done, held by rank
+ *   DONE_R u8 op=8, u32 rank, u32 n, n x (u64 id, u32 attempt, (copies - 1) x u32 replica)
+ *                            DONE, and the ranks holding replicas of the output (RM_TT_NONE
+ *                            for none; ranks committed dead are ignored)
  *   DEAD   u8 op=4, u32 rank rank's assigned tasks -> their backup becomes the owner, or,
  *                            without one, pending; backups on rank are dropped. With
- *                            RM_TT_HELD_OUTPUTS, the outputs of tasks done on rank are lost too:
- *                            its done tasks of every stage but the last go back to pending, and
- *                            then the assigned tasks of every later stage, whose inputs are now
- *                            incomplete, go back to pending as well
+ *                            RM_TT_HELD_OUTPUTS, the outputs held on rank are lost too: it is
+ *                            dropped from every replica list, a done task it held whose output
+ *                            a live replica holds gets that replica's rank as its holder (and
+ *                            stays done), and the others of every stage but the last go back
+ *                            to pending; then the assigned tasks of every later stage, whose
+ *                            inputs are now incomplete or held elsewhere, go back to pending
+ *                            as well
  *   BACKUP u8 op=5, u32 rank, u32 n, n x u64 id
  *                            assigned, no backup yet, rank is not the owner -> rank runs a
  *                            backup copy at the next attempt
@@ -64,14 +72,16 @@ enum rm_tt_op {
     RM_TT_BACKUP = 5,
     RM_TT_FAIL = 6,
     RM_TT_STATE = 7,
+    RM_TT_DONE_R = 8,
 };
 
 #define RM_TT_MAX_TASKS 100000000ull
 #define RM_TT_MAX_BATCH 4096u
 #define RM_TT_MAX_STAGES 1024u
-#define RM_TT_MAX_ERROR 512u  /* bytes of error text kept from a FAIL */
-#define RM_TT_NONE UINT32_MAX /* no rank (no backup) */
+#define RM_TT_MAX_ERROR 512u       /* bytes of error text kept from a FAIL */
+#define RM_TT_NONE UINT32_MAX      /* no rank (no backup) */
 #define RM_TT_MAX_STATE (4u << 20) /* bytes of one stage's shared state */
+#define RM_TT_MAX_COPIES 4u        /* copies of a held output: the holder's and replicas */
 /* INIT flag: a done task's output lives only in its holder's memory (map outputs awaiting the
  * shuffle), so it dies with the holder. */
 #define RM_TT_HELD_OUTPUTS 1u
@@ -82,6 +92,9 @@ struct rm_tasktable {
     uint32_t max_attempts; /* failures that fail the task (and the job) */
     uint32_t flags;        /* RM_TT_HELD_OUTPUTS */
     uint64_t lost;         /* done tasks whose outputs died with their holder */
+    uint32_t copies;       /* of each held output (1: no replicas) */
+    uint32_t *replica;     /* n x (copies - 1): replica holders of a done task, RM_TT_NONE */
+    uint64_t saved;        /* done tasks whose holder died and whose replica took over */
     uint32_t stages;
     uint64_t *stage_first; /* stages + 1: stage s is ids [stage_first[s], stage_first[s + 1]) */
     uint64_t *stage_done;  /* per stage */
@@ -98,9 +111,9 @@ struct rm_tasktable {
     bool job_failed;
     char failed_error[RM_TT_MAX_ERROR + 1];
     uint32_t failed_rank;
-    uint64_t epoch;   /* number of distinct ranks declared dead (DEAD entries applied) */
-    uint32_t *dead;   /* those ranks, in commit order */
-    uint64_t applied; /* entries applied */
+    uint64_t epoch;              /* number of distinct ranks declared dead (DEAD entries applied) */
+    uint32_t *dead;              /* those ranks, in commit order */
+    uint64_t applied;            /* entries applied */
     unsigned char **stage_state; /* per stage: its STATE bytes (malloc'd), or NULL until then */
     uint32_t *state_len;         /* per stage */
 };
@@ -129,6 +142,13 @@ unsigned char *rm_tt_encode_assign(uint32_t owner, const uint64_t *ids, uint32_t
 unsigned char *rm_tt_encode_backup(uint32_t rank, const uint64_t *ids, uint32_t n, size_t *len);
 unsigned char *rm_tt_encode_done(uint32_t rank, const uint64_t *ids, const uint32_t *attempts,
                                  uint32_t n, size_t *len);
+/* INIT with a replica count (copies >= 1); DONE_R with n x (copies - 1) replica ranks. */
+unsigned char *rm_tt_encode_init_copies(uint64_t tasks, uint32_t max_attempts, uint32_t stages,
+                                        const uint64_t *counts, uint32_t flags, uint32_t copies,
+                                        size_t *len);
+unsigned char *rm_tt_encode_done_r(uint32_t rank, const uint64_t *ids, const uint32_t *attempts,
+                                   const uint32_t *replicas, uint32_t copies, uint32_t n,
+                                   size_t *len);
 unsigned char *rm_tt_encode_dead(uint32_t rank, size_t *len);
 unsigned char *rm_tt_encode_fail(uint32_t rank, uint64_t id, uint32_t attempt, const char *error,
                                  size_t *len);

@@ -40,7 +40,7 @@
 #include <hdf5.h>
 
 #define USAGE                                                                                      \
-    "usage: ref_kmeans --dataset NAME --input F.h5... [--k K] [--iterations N] [--seed S] "       \
+    "usage: ref_kmeans --dataset NAME --input F.h5... [--k K] [--iterations N] [--seed S] "        \
     "[--split-size SIZE] [--output OUT.tsv] [--time]"
 
 struct args {
@@ -106,8 +106,9 @@ static int number_option(const char *name, const char *v, int size, uint64_t min
         return 0;
     }
     if (size)
-        fprintf(stderr, "ref_kmeans: option %s: '%s' is not a size from 1 to 1T (K, M and G "
-                        "allowed)\n",
+        fprintf(stderr,
+                "ref_kmeans: option %s: '%s' is not a size from 1 to 1T (K, M and G "
+                "allowed)\n",
                 name, v);
     else
         fprintf(stderr, "ref_kmeans: option %s: '%s' is not a whole number from %llu to %llu\n",
@@ -186,7 +187,8 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* ---- reading ---------------------------------------------------------------------------------- */
+/* ---- reading ----------------------------------------------------------------------------------
+ */
 
 /* Opens path's dataset and checks it: float64, 2 dimensions or more. Fills *file, the row
  * count and the values per row. Returns the dataset, or exits 2 with one line. */
@@ -290,7 +292,8 @@ static void read_points(const struct args *a, struct points *p)
     p->block_first[p->m] = p->rows;
 }
 
-/* ---- k-means ---------------------------------------------------------------------------------- */
+/* ---- k-means ----------------------------------------------------------------------------------
+ */
 
 static uint64_t splitmix(uint64_t *s)
 {
@@ -364,7 +367,8 @@ static void iterate(const struct points *p, uint64_t k, double *c, double *part,
     }
 }
 
-/* ---- output ----------------------------------------------------------------------------------- */
+/* ---- output -----------------------------------------------------------------------------------
+ */
 
 /* Writes the kernel's TSV to f. 0, or -1 on a write error. */
 static int write_tsv(FILE *f, const struct points *p, uint64_t k, const double *c,
@@ -434,8 +438,7 @@ int main(int argc, char **argv)
     if (a.time)
         fprintf(stderr,
                 "ref_kmeans: read %.6f s, %llu iterations in %.6f s (%.6f s per iteration)\n",
-                t_read, (unsigned long long)a.iterations, t_iter,
-                t_iter / (double)a.iterations);
+                t_read, (unsigned long long)a.iterations, t_iter, t_iter / (double)a.iterations);
     free(c);
     free(part);
     free(total);

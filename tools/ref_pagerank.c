@@ -33,7 +33,7 @@
 #include <time.h>
 
 #define USAGE                                                                                      \
-    "usage: ref_pagerank --input EDGES... [--iterations N] [--damping D] [--output OUT.tsv] "    \
+    "usage: ref_pagerank --input EDGES... [--iterations N] [--damping D] [--output OUT.tsv] "      \
     "[--time]"
 
 static void die_oom(void)

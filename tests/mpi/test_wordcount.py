@@ -1,7 +1,11 @@
 """wordcount end to end, checked against an independent count made here in Python:
 (a) 4 ranks, a file and a directory as input, no faults;
-(b) 6 ranks, a worker that holds map outputs is killed once the reduce stage has started: the
-    outputs it held are recomputed and the answer is still right;
+(b) 6 ranks, workers that hold map outputs are killed once the reduce stage has started:
+    with --replicas 1 the outputs one held are recomputed; with the default 2 copies its
+    outputs are taken over by their replicas and no map task runs again; with 2 copies and two
+    workers killed at once, the outputs both held copies of are recomputed (about 240 map
+    tasks: that some task has both copies on the two is all but certain); the answer is right
+    every time;
 (c) 6 ranks, the leader is killed during the map stage;
 (d) HDF5 output (/words, /counts), read back with h5dump;
 and bad input: a missing file gives exit 2 and one line, and leaves no output behind."""
@@ -78,28 +82,45 @@ rc = job.wait(timeout=120)
 t.check(rc is not None, "plain: the job did not end")
 check_output("plain", out, job.stdout())
 
-# (b) a worker holding map outputs dies after the reduce stage started (reduce tasks are slowed
-# by a test-only fault so that the death lands while they run).
-out = os.path.join(work, "b.tsv")
-job = t.Job(6, [ringmaster, "run", "wordcount", "--input", corpus, sub, "--output", out,
-                "--split-size", "64K", "--partitions", "12"] + FAST,
-            extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "1:150"})
-ranks = job.ranks(6)
-m = wait_for(job, STAGE)
-t.check(m is not None, "holder: the reduce stage never started")
-lead = LEADER.search(job.stderr())
-victim = next(r for r in (5, 4, 3) if not lead or r != int(lead.group(1)))
-if m and victim in ranks:
-    t.os.kill(ranks[victim], t.signal.SIGKILL)
-rc = job.wait(timeout=120)
-so, se = job.stdout(), job.stderr()
-t.check(rc is not None, "holder: the job did not end")
-check_output("holder", out, so)
-rec = re.search(r"(\d+) outputs recomputed", so)
-t.check(rec is not None and int(rec.group(1)) > 0,
-        f"holder: no map output was recomputed after rank {victim} died:\n{so}")
-if t.failures:
-    print(se[-5000:])
+# (b) workers holding map outputs die after the reduce stage started (reduce tasks are slowed
+# by a test-only fault so that the deaths land while they run).
+KEPT = re.compile(r"(\d+) outputs kept by a replica when their holder died, (\d+) recomputed")
+
+
+def holders_die(name, replicas, kills, split):
+    out = os.path.join(work, f"b-{name}.tsv")
+    job = t.Job(6, [ringmaster, "run", "wordcount", "--input", corpus, sub, "--output", out,
+                    "--split-size", split, "--partitions", "12", "--replicas", str(replicas)] +
+                FAST, extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "1:150"})
+    ranks = job.ranks(6)
+    m = wait_for(job, STAGE)
+    t.check(m is not None, f"{name}: the reduce stage never started")
+    lead = LEADER.search(job.stderr())
+    victims = [r for r in (5, 4, 3) if not lead or r != int(lead.group(1))][:kills]
+    for v in victims:
+        if m and v in ranks:
+            t.os.kill(ranks[v], t.signal.SIGKILL)
+    rc = job.wait(timeout=120)
+    so, se = job.stdout(), job.stderr()
+    t.check(rc is not None, f"{name}: the job did not end")
+    check_output(name, out, so)
+    k = KEPT.search(so)
+    t.check(k is not None, f"{name}: no replica summary:\n{so}")
+    if t.failures:
+        print(se[-5000:])
+    return (int(k.group(1)), int(k.group(2))) if k else (None, None)
+
+
+kept, redone = holders_die("one-copy", 1, 1, "64K")
+t.check(redone is not None and redone > 0 and kept == 0,
+        f"one copy: expected outputs recomputed and none kept, got {kept} kept, {redone} redone")
+kept, redone = holders_die("replicas", 2, 1, "64K")
+t.check(kept is not None and kept > 0 and redone == 0,
+        f"replicas: expected outputs kept and none recomputed, got {kept} kept, {redone} redone")
+kept, redone = holders_die("both-copies", 2, 2, "8K")
+t.check(kept is not None and kept > 0 and redone > 0,
+        f"both copies: expected some outputs kept and some recomputed, got {kept} kept, "
+        f"{redone} redone")
 
 # (c) the leader dies during the map stage (map tasks slowed down).
 out = os.path.join(work, "c.tsv")

@@ -346,8 +346,8 @@ static void io_state(void *ctx, uint32_t stage, const void *data, size_t len)
     unsigned char want[8];
     stage_state_bytes(stage, want);
     if (stage == 0 || stage >= nd->s->p.stages || len != 8 || memcmp(data, want, 8) != 0)
-        ff_fail(nd->s, "rank %u got a wrong shared state for stage %u (%zu bytes)", nd->rank,
-                stage, len);
+        ff_fail(nd->s, "rank %u got a wrong shared state for stage %u (%zu bytes)", nd->rank, stage,
+                len);
     else
         nd->got_state[stage] = true;
 }
@@ -397,7 +397,8 @@ static void worker_next(struct ff_node *nd)
     nd->cur_start = s->now;
     uint32_t st = stage_of(&s->p, nd->cur.id);
     if (s->p.state && st > 0 && !nd->got_state[st])
-        ff_fail(s, "rank %u started task %" PRIu64 " of stage %u before the stage's state reached it",
+        ff_fail(s,
+                "rank %u started task %" PRIu64 " of stage %u before the stage's state reached it",
                 nd->rank, nd->cur.id, st);
     push(s, s->now + ff_range(s, 1, s->p.work_max) * nd->speed, EV_WORK, nd->rank, 0, 0, NULL);
 }
@@ -428,10 +429,17 @@ static void work_done(struct ff *s, struct ff_node *nd)
         if (rc != 0)
             ff_fail(s, "rank %u: rm_farm_task_failed: %s", nd->rank, rm_strerror(rc));
     } else {
-        unsigned char *d = nd->done + (size_t)RM_FARM_DONE_REC * nd->n_done++;
+        uint32_t copies = s->p.copies ? s->p.copies : 1;
+        unsigned char *d = nd->done + rm_farm_done_rec(copies) * nd->n_done++;
         rm_put_u64(d, j.id);
         rm_put_u32(d + 8, j.att);
         rm_put_u32(d + 12, (uint32_t)((s->now - nd->cur_start) * 1000));
+        for (uint32_t c = 1, r = nd->rank; c < copies; c++) { /* replicas, as farmnode names */
+            do
+                r = (r + 1) % s->p.n;
+            while (r != nd->rank && nd->dead_seen[r]);
+            rm_put_u32(d + RM_FARM_DONE_REC + 4 * (size_t)(c - 1), r == nd->rank ? RM_TT_NONE : r);
+        }
         if (nd->n_done == 1)
             nd->oldest = nd->cur_start;
         if (s->now - nd->oldest >= REPORT_MS)
@@ -829,6 +837,7 @@ int ff_start(struct ff *s)
                                  .vnodes = p->vnodes,
                                  .speculation = p->speculation,
                                  .held_outputs = p->held,
+                                 .copies = p->copies,
                                  .stage_state = p->state,
                                  .bounded_load = p->bounded};
     struct rm_farm_io io = {.now = io_now,
@@ -854,7 +863,7 @@ int ff_start(struct ff *s)
                                .apply_max = SIZE_MAX,
                                .lag = (uint32_t)ff_range(s, 0, 10),
                                .speed = r == p->slow ? p->slow_factor : 1};
-        nd->done = xmalloc((size_t)RM_TT_MAX_BATCH * RM_FARM_DONE_REC);
+        nd->done = xmalloc((size_t)RM_TT_MAX_BATCH * rm_farm_done_rec(RM_TT_MAX_COPIES));
         cfg.rank = r;
         io.ctx = nd;
         int rc = rm_farm_create(&cfg, &io, &nd->f);

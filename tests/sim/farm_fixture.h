@@ -47,12 +47,14 @@ struct ff_params {
     uint64_t stage_tasks[FF_MAX_STAGES], tasks;
     uint32_t batch, credits, vnodes, max_attempts; /* rm_farm_config */
     bool speculation;
-    double bounded; /* rm_farm_config.bounded_load: 0 or 1.1..2 */
-    bool held;      /* held outputs: a dead rank's done tasks of all but the last stage redo */
-    bool state;     /* stages after the first have a shared state (rm_farm_config.stage_state)
-                       that the leader computes in 1..40 ms; a tenth of the attempts fail as if
-                       an input's holder had died */
-    bool must_fail; /* task `doomed` fails every attempt: the job must fail */
+    double bounded;  /* rm_farm_config.bounded_load: 0 or 1.1..2 */
+    bool held;       /* held outputs: a dead rank's done tasks of all but the last stage redo */
+    uint32_t copies; /* with held: copies of each output; a worker names the next copies - 1
+                        ranks it does not know dead as replicas (1: none) */
+    bool state;      /* stages after the first have a shared state (rm_farm_config.stage_state)
+                        that the leader computes in 1..40 ms; a tenth of the attempts fail as if
+                        an input's holder had died */
+    bool must_fail;  /* task `doomed` fails every attempt: the job must fail */
     uint64_t doomed;
     uint32_t fail_permille;     /* other attempts that fail */
     bool lagging;               /* new leaders take office behind the log */
@@ -71,8 +73,8 @@ struct ff_params {
 
 struct ff_stats {
     uint64_t runs, must_fail, elections, kills, stepdowns, recruits, recruit_snaps, snapshots,
-        executions, extra, by_leader, backups, rescheduled, lost, failures, stale_msgs, stale_done,
-        stolen, resent, sim_ms, max_ms, max_ms_seed;
+        executions, extra, by_leader, backups, rescheduled, lost, kept, failures, stale_msgs,
+        stale_done, stolen, resent, sim_ms, max_ms, max_ms_seed;
 };
 
 struct ff_entry {
@@ -118,7 +120,7 @@ struct ff_node {
     uint32_t speed;       /* task time multiplier */
     bool dead_seen[FF_MAX_RANKS];
     bool got_state[FF_MAX_STAGES]; /* the stage's shared state reached this rank */
-    struct ff_job *wq; /* the worker's queue */
+    struct ff_job *wq;             /* the worker's queue */
     size_t wq_head, wq_n, wq_cap;
     struct ff_job cur; /* running since cur_start */
     uint64_t cur_start;

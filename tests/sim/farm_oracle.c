@@ -30,20 +30,26 @@ struct replay {
     uint64_t *done_t, stage_done_t[FF_MAX_STAGES];
     struct issues *is;
     uint8_t *prev_state;
-    uint32_t *prev_issued;
+    uint32_t *prev_issued, *prev_owner;
+    size_t *seen; /* per task: 1 + the index of the last entry checked for it */
 };
 
 /* The ids an entry may change (all of them for DEAD, as *all). */
-static size_t touched(const unsigned char *p, size_t len, uint64_t *ids, bool *all)
+static size_t touched(const unsigned char *p, size_t len, uint64_t *ids, bool *all, uint32_t copies)
 {
     *all = p[0] == RM_TT_DEAD;
     if (p[0] == RM_TT_FAIL && len >= 13) {
         ids[0] = rm_get_u64(p + 5);
         return 1;
     }
-    if ((p[0] != RM_TT_ASSIGN && p[0] != RM_TT_BACKUP && p[0] != RM_TT_DONE) || len < 9)
+    if ((p[0] != RM_TT_ASSIGN && p[0] != RM_TT_BACKUP && p[0] != RM_TT_DONE &&
+         p[0] != RM_TT_DONE_R) ||
+        len < 9)
         return 0;
-    size_t rec = p[0] == RM_TT_DONE ? 12 : 8, n = rm_get_u32(p + 5);
+    size_t rec = p[0] == RM_TT_DONE     ? 12
+                 : p[0] == RM_TT_DONE_R ? 12 + 4 * (size_t)(copies - 1)
+                                        : 8,
+           n = rm_get_u32(p + 5);
     for (size_t i = 0; i < n && 9 + (i + 1) * rec <= len; i++)
         ids[i] = rm_get_u64(p + 9 + i * rec);
     return n;
@@ -66,10 +72,19 @@ static void after_entry(struct ff *s, struct replay *rp, const struct ff_entry *
 {
     const struct rm_tasktable *tt = &rp->tt;
     uint8_t was = rp->prev_state[k], is = tt->state[id];
+    if (was == RM_TASK_DONE && is == RM_TASK_DONE && tt->owner[id] != rp->prev_owner[k]) {
+        /* Legal only when a replica takes over from a holder whose death this is. */
+        bool kept = s->p.copies > 1 && e->p[0] == RM_TT_DEAD &&
+                    rm_get_u32(e->p + 1) == rp->prev_owner[k] &&
+                    !rm_tasktable_is_dead(tt, tt->owner[id]);
+        if (!kept)
+            ff_fail(s, "entry %zu moves done task %" PRIu64 " from rank %u to rank %u", index, id,
+                    rp->prev_owner[k], tt->owner[id]);
+    }
     if (was == RM_TASK_DONE && is != RM_TASK_DONE) {
         /* Legal only when the task's held output died with its holder. */
         bool lost = s->p.held && e->p[0] == RM_TT_DEAD && is == RM_TASK_PENDING &&
-                    rm_get_u32(e->p + 1) == rp->done_rank[id] &&
+                    rm_get_u32(e->p + 1) == rp->prev_owner[k] &&
                     rm_tasktable_stage(tt, id) + 1 < tt->stages;
         if (lost)
             rp->losses[id]++;
@@ -105,7 +120,7 @@ static void replay_entry(struct ff *s, struct replay *rp, const struct ff_entry 
                          uint64_t *ids)
 {
     bool all;
-    size_t n = touched(e->p, e->len, ids, &all);
+    size_t n = touched(e->p, e->len, ids, &all, s->p.copies ? s->p.copies : 1);
     struct rm_tasktable *tt = &rp->tt;
     if (all)
         n = (size_t)tt->n;
@@ -113,6 +128,7 @@ static void replay_entry(struct ff *s, struct replay *rp, const struct ff_entry 
         uint64_t id = all ? k : ids[k];
         rp->prev_state[k] = id < tt->n ? tt->state[id] : 0;
         rp->prev_issued[k] = id < tt->n ? tt->issued[id] : 0;
+        rp->prev_owner[k] = id < tt->n ? tt->owner[id] : 0;
     }
     bool was_init = tt->initialized;
     int rc = rm_tasktable_apply(tt, e->p, e->len);
@@ -126,8 +142,10 @@ static void replay_entry(struct ff *s, struct replay *rp, const struct ff_entry 
         uint64_t id = all ? k : ids[k];
         if (id >= tt->n)
             ff_fail(s, "entry %zu names task %" PRIu64 ", which does not exist", index, id);
-        else
+        else if (rp->seen[id] != index + 1) /* a task named twice (two attempts) counts once */
             after_entry(s, rp, e, index, id, k);
+        if (id < tt->n)
+            rp->seen[id] = index + 1;
     }
 }
 
@@ -144,8 +162,10 @@ static int replay_init(struct replay *rp, uint64_t tasks)
     rp->is = calloc(tasks, sizeof *rp->is);
     rp->prev_state = calloc(n, sizeof *rp->prev_state);
     rp->prev_issued = calloc(n, sizeof *rp->prev_issued);
+    rp->prev_owner = calloc(n, sizeof *rp->prev_owner);
+    rp->seen = calloc(tasks ? tasks : 1, sizeof *rp->seen);
     return rp->dones && rp->done_rank && rp->done_att && rp->done_t && rp->losses && rp->is &&
-                   rp->prev_state && rp->prev_issued
+                   rp->prev_state && rp->prev_issued && rp->prev_owner && rp->seen
                ? 0
                : RM_ENOMEM;
 }
@@ -162,6 +182,8 @@ static void replay_close(struct replay *rp, uint64_t tasks)
     free(rp->losses);
     free(rp->prev_state);
     free(rp->prev_issued);
+    free(rp->prev_owner);
+    free(rp->seen);
     rm_tasktable_close(&rp->tt);
 }
 
@@ -325,6 +347,7 @@ void ff_check(struct ff *s)
     s->st.backups += rp.tt.backups;
     s->st.rescheduled += rp.tt.rescheduled;
     s->st.lost += rp.tt.lost;
+    s->st.kept += rp.tt.saved;
     s->st.failures += rp.tt.failures;
     replay_close(&rp, s->p.tasks);
     free(ids);

@@ -84,6 +84,7 @@ static void draw_params(struct ff *s, bool stress)
         p->slow_factor = tail * 2 > 40000 ? 2 : (uint32_t)(40000 / tail);
     p->finish_ms = (uint32_t)ff_range(s, 0, 50);
     p->state = p->stages > 1 && ff_chance(s, 500);
+    p->copies = p->held ? (uint32_t)ff_range(s, 1, 3) : 1;
     p->spike_permille = ff_chance(s, 500) ? (uint32_t)ff_range(s, 1, 20) : 0;
     p->busy_permille = ff_chance(s, 300) ? (uint32_t)ff_range(s, 1, 50) : 0;
     p->snap_permille = ff_chance(s, 300) ? (uint32_t)ff_range(s, 1, 5) : 0;
@@ -103,10 +104,11 @@ static void print_params(const struct ff *s)
             " ms, %s leaders, recruit %d, net <= %u ms, spikes %u/1000, busy %u/1000, "
             "snapshots %u/1000\n",
             s->seed, p->n, p->voters, p->tasks, p->stages, p->batch, p->credits, p->vnodes,
-            p->speculation, p->held, p->max_attempts, p->fail_permille, p->must_fail ? " (must fail)" : "",
-            p->slow == FF_NONE ? -1 : (int)p->slow, p->slow_factor, p->max_kills, p->stepdowns,
-            p->fault_ms, p->lagging ? "lagging" : "caught-up", p->recruit, p->net_ms,
-            p->spike_permille, p->busy_permille, p->snap_permille);
+            p->speculation, p->held, p->max_attempts, p->fail_permille,
+            p->must_fail ? " (must fail)" : "", p->slow == FF_NONE ? -1 : (int)p->slow,
+            p->slow_factor, p->max_kills, p->stepdowns, p->fault_ms,
+            p->lagging ? "lagging" : "caught-up", p->recruit, p->net_ms, p->spike_permille,
+            p->busy_permille, p->snap_permille);
 }
 
 static void add_stats(struct ff_stats *t, const struct ff_stats *x, uint64_t seed)
@@ -125,6 +127,7 @@ static void add_stats(struct ff_stats *t, const struct ff_stats *x, uint64_t see
     t->backups += x->backups;
     t->rescheduled += x->rescheduled;
     t->lost += x->lost;
+    t->kept += x->kept;
     t->failures += x->failures;
     t->stale_msgs += x->stale_msgs;
     t->stale_done += x->stale_done;
@@ -184,9 +187,10 @@ static void print_totals(uint64_t seeds, uint64_t first, int failures)
            t->snapshots);
     printf("  %" PRIu64 " executions (%" PRIu64 " beyond one per task, %" PRIu64
            " on the leader), %" PRIu64 " backups, %" PRIu64 " rescheduled, %" PRIu64
-           " held outputs lost and redone, %" PRIu64 " failed attempts, %" PRIu64
-           " tasks stolen, %" PRIu64 " stale completions, %" PRIu64 " stale frames\n",
-           t->executions, t->extra, t->by_leader, t->backups, t->rescheduled, t->lost,
+           " held outputs lost and redone, %" PRIu64 " kept by a replica, %" PRIu64
+           " failed attempts, %" PRIu64 " tasks stolen, %" PRIu64 " stale completions, %" PRIu64
+           " stale frames\n",
+           t->executions, t->extra, t->by_leader, t->backups, t->rescheduled, t->lost, t->kept,
            t->failures, t->stolen, t->stale_done, t->stale_msgs);
     printf("  simulated %" PRIu64 " s in all; longest run %" PRIu64 " ms (seed %" PRIu64 ")\n",
            t->sim_ms / 1000, t->max_ms, t->max_ms_seed);

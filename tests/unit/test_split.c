@@ -247,8 +247,8 @@ static void expect_texts(const char *content, uint64_t split_size, const char *c
                     (unsigned long long)split_size, i, text, want[i]);
         free(text);
         size_t k = n - 1 - i;
-        CU_ASSERT_EQUAL_FATAL(
-            rm_split_read_buf(&set, &sp[k], &reuse, &text, &len, err, sizeof err), 0);
+        CU_ASSERT_EQUAL_FATAL(rm_split_read_buf(&set, &sp[k], &reuse, &text, &len, err, sizeof err),
+                              0);
         CU_ASSERT_EQUAL(len, strlen(want[k]));
         CU_ASSERT_STRING_EQUAL(text, want[k]);
     }

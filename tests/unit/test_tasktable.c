@@ -158,8 +158,8 @@ static void test_snapshot_roundtrip(void)
     snap[0] ^= 1;
     CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len), RM_EPROTO);
     snap[0] ^= 1;
-    snap[len - 4 - 22] = 7; /* an impossible task state (the last task's record; then the
-                             * one stage's state length) */
+    snap[len - 12 - 4 - 22] = 7; /* an impossible task state (the last task's record; then
+                                  * the one stage's state length, copies and saved) */
     CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len), RM_EPROTO);
     CU_ASSERT_EQUAL(copy.done, 1);
     free(snap);
@@ -210,7 +210,7 @@ static void test_backup_first_completion_wins(void)
     done(&tt, 2, ids, a2, 1); /* the backup wins task 0 */
     CU_ASSERT_EQUAL(tt.state[0], RM_TASK_DONE);
     CU_ASSERT_EQUAL(tt.owner[0], 2); /* the result holder */
-    done(&tt, 1, ids, a1, 1); /* the slow owner's completion is stale */
+    done(&tt, 1, ids, a1, 1);        /* the slow owner's completion is stale */
     CU_ASSERT_EQUAL(tt.done, 1);
     CU_ASSERT_EQUAL(tt.owner[0], 2);
     done(&tt, 1, ids + 1, a1, 1); /* the owner wins task 1 */
@@ -356,8 +356,8 @@ static void test_held_outputs_lost_with_their_holder(void)
     assign(&tt, 2, reds, 1);
     assign(&tt, 3, reds + 1, 1);
     done(&tt, 3, reds + 1, one, 1); /* reduce 4 is done: its output is on disk, kept */
-    dead(&tt, 1); /* held the outputs of maps 0 and 1 */
-    assign(&tt, 2, reds, 1); /* proposed before the death: refused, stage 0 is open again */
+    dead(&tt, 1);                   /* held the outputs of maps 0 and 1 */
+    assign(&tt, 2, reds, 1);        /* proposed before the death: refused, stage 0 is open again */
     CU_ASSERT_EQUAL(tt.state[3], RM_TASK_PENDING);
     CU_ASSERT_EQUAL(tt.state[0], RM_TASK_PENDING);
     CU_ASSERT_EQUAL(tt.state[1], RM_TASK_PENDING);
@@ -378,6 +378,68 @@ static void test_held_outputs_lost_with_their_holder(void)
     CU_ASSERT_EQUAL(copy.stage_done[0], 1);
     free(snap);
     rm_tasktable_close(&copy);
+    rm_tasktable_close(&tt);
+}
+
+/* Replicas: a dead holder's outputs survive on a live replica (the task stays done, held there
+ * now); with every copy gone the task is redone; the lists survive a snapshot. */
+static void test_replicas(void)
+{
+    struct rm_tasktable tt;
+    rm_tasktable_init(&tt);
+    uint64_t counts[] = {3, 1};
+    size_t len;
+    {
+        unsigned char *e_ = rm_tt_encode_init_copies(4, 3, 2, counts, RM_TT_HELD_OUTPUTS, 2, &len);
+        apply_owned(&tt, e_, len);
+    }
+    CU_ASSERT_EQUAL_FATAL(tt.copies, 2);
+    uint64_t maps[] = {0, 1, 2};
+    uint32_t one[] = {1, 1, 1}, reps[] = {2, 3, 1};
+    assign(&tt, 1, maps, 3);
+    {
+        unsigned char *e_ = rm_tt_encode_done_r(1, maps, one, reps, 2, 3, &len);
+        apply_owned(&tt, e_, len);
+    }
+    CU_ASSERT_EQUAL(tt.done, 3);
+    CU_ASSERT_EQUAL(tt.replica[0], 2);
+    CU_ASSERT_EQUAL(tt.replica[2], RM_TT_NONE); /* the holder itself is no replica */
+    dead(&tt, 1); /* held 0, 1 and 2: 0 and 1 have replicas on 2 and 3 */
+    CU_ASSERT_EQUAL(tt.state[0], RM_TASK_DONE);
+    CU_ASSERT_EQUAL(tt.owner[0], 2);
+    CU_ASSERT_EQUAL(tt.owner[1], 3);
+    CU_ASSERT_EQUAL(tt.state[2], RM_TASK_PENDING);
+    CU_ASSERT_EQUAL(tt.saved, 2);
+    CU_ASSERT_EQUAL(tt.lost, 1);
+    CU_ASSERT_EQUAL(tt.replica[0], RM_TT_NONE); /* promoted: one copy left */
+    dead(&tt, 2);                               /* task 0's last copy */
+    CU_ASSERT_EQUAL(tt.state[0], RM_TASK_PENDING);
+    CU_ASSERT_EQUAL(tt.state[1], RM_TASK_DONE);
+    CU_ASSERT_EQUAL(tt.lost, 2);
+    uint64_t two[] = {2};
+    uint32_t rep5[] = {5}, att2[] = {2};
+    assign(&tt, 4, two, 1);
+    {
+        unsigned char *e_ = rm_tt_encode_done_r(4, two, att2, rep5, 2, 1, &len);
+        apply_owned(&tt, e_, len);
+    }
+    CU_ASSERT_EQUAL(tt.replica[2], 5);
+    unsigned char *snap;
+    struct rm_tasktable copy;
+    rm_tasktable_init(&copy);
+    CU_ASSERT_EQUAL_FATAL(rm_tasktable_encode(&tt, &snap, &len), 0);
+    CU_ASSERT_EQUAL_FATAL(rm_tasktable_decode(&copy, snap, len), 0);
+    CU_ASSERT_EQUAL(copy.copies, 2);
+    CU_ASSERT_EQUAL(copy.saved, 2);
+    CU_ASSERT_EQUAL(copy.replica[2], 5);
+    CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len - 4), RM_EPROTO);
+    free(snap);
+    rm_tasktable_close(&copy);
+    {
+        unsigned char *e_ = rm_tt_encode_done_r(4, two, att2, rep5, 2, 1, &len);
+        CU_ASSERT_EQUAL(rm_tasktable_apply(&tt, e_, len - 1), RM_EPROTO);
+        free(e_);
+    }
     rm_tasktable_close(&tt);
 }
 
@@ -404,7 +466,7 @@ static void test_stage_state(void)
     {
         unsigned char *e_ = rm_tt_encode_state(2, NULL, 0, &len);
         apply_owned(&tt, e_, len);
-    }    /* empty, but present */
+    } /* empty, but present */
     CU_ASSERT_TRUE(rm_tasktable_has_state(&tt, 1));
     CU_ASSERT_TRUE(rm_tasktable_has_state(&tt, 2));
     CU_ASSERT_FALSE(rm_tasktable_has_state(&tt, 0));
@@ -486,6 +548,7 @@ int main(void)
                 test_held_outputs_lost_with_their_holder);
     CU_add_test(s, "malformed entries refused", test_malformed_entries);
     CU_add_test(s, "stage state: first stands, snapshots, damage refused", test_stage_state);
+    CU_add_test(s, "replicas take over a dead holder's outputs", test_replicas);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
