@@ -9,7 +9,8 @@ Usage: bench_wordcount.py BUILD_DIR [--mb N] [--reps R] [--pipeline-reps P] [--t
 
 Every rate is the corpus size over the wall time of the whole command (for ringmaster: mpirun
 start-up, the job and the output file included), in MB/s (10^6 bytes). The variants run in an
-order rotated from one repetition to the next, so that machine noise hits all alike; medians,
+order rotated from one repetition to the next, so that machine noise hits all alike, after one
+read of the corpus that puts it in the page cache; medians,
 minimums and maximums are reported, and the ratios are medians of per-repetition ratios. The
 serial tokenizer's own rate is the map phase of wc_serial --bench. ringmaster's job time (its
 summary line: from the first leader taking office to the output written, without MPI start-up
@@ -75,6 +76,14 @@ def run(cmd, timeout, stdout=subprocess.DEVNULL, shell=False):
     return rc, wall, usage.ru_maxrss / 1024.0, err
 
 
+def warm(path):
+    """Reads path once, so that every variant finds it in the page cache (the first run would
+    otherwise pay for the disk alone)."""
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
 def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values),
             "n": len(values)}
@@ -99,6 +108,7 @@ def main():
         os.replace(corpus + ".tmp", corpus)
     size = os.path.getsize(corpus)
     mb = size / 1e6
+    warm(corpus)
     ref = os.path.join(data, "serial.tsv")
     rm = os.path.join(bindir, "ringmaster")
     variants = {
