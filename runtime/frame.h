@@ -49,6 +49,8 @@ enum rm_msg_type {
     RM_MSG_DATA = 13,    /* holder -> reducer: that part, or why not */
     RM_MSG_REPLICA = 14, /* holder -> replica: a copy of a task's stored output */
     RM_MSG_REPLICA_ACK = 15, /* replica -> holder: stored, or why not */
+    RM_MSG_REREPLICATE = 16, /* coordinator -> holder: copy a task's output to another rank */
+    RM_MSG_REPLICATED = 17,  /* holder -> coordinator: that rank holds a copy now */
     RM_MSG_TYPE_COUNT        /* one past the last valid type */
 };
 

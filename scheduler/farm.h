@@ -16,7 +16,9 @@
  * their completions and failures to it. Stages run one after the other. Once `after` of a
  * stage is done, a task in flight for longer than `factor` x the stage's median time gets one
  * backup copy on another replica holder of its key; the first completion wins, so tasks must be
- * idempotent.
+ * idempotent. With cfg.copies > 1, each held output has replicas named in its DONE record;
+ * once a rank has died, the leader has the outputs left with fewer live copies copied again, in
+ * the background, to the next live ranks of their keys (farm_replica.c).
  *
  * Liveness is what rm_farm_death() reported plus the deaths committed in the table.
  *
@@ -36,15 +38,17 @@
 
 /* Message types the farm sends and handles; the values are those of frame.h's enum. */
 enum rm_farm_msg {
-    RM_FARM_ASSIGN = 5,   /* leader -> worker: u32 n, n x (u64 id, u32 attempt) */
-    RM_FARM_DONE = 6,     /* worker -> leader: u32 n, n x (u64 id, u32 attempt, u32 us,
-                             (copies - 1) x u32 replica holder or RM_TT_NONE) */
-    RM_FARM_SHUTDOWN = 7, /* leader -> all: u32 exit status */
-    RM_FARM_LEADER = 9,   /* leader -> all: u64 term, u64 epoch, u32 size, live bitmap */
-    RM_FARM_FAIL = 10,    /* worker -> leader: u64 id, u32 attempt, u16 len, error text */
-    RM_FARM_STAGE = 11,   /* leader -> all: u32 stage, u64 first, u32 n, n x u32 holder of the
-                             tasks [first, first + n) of the earlier stages, u32 state length
-                             + 1 (0: not committed yet), the state's bytes */
+    RM_FARM_ASSIGN = 5,       /* leader -> worker: u32 n, n x (u64 id, u32 attempt) */
+    RM_FARM_DONE = 6,         /* worker -> leader: u32 n, n x (u64 id, u32 attempt, u32 us,
+                                 (copies - 1) x u32 replica holder or RM_TT_NONE) */
+    RM_FARM_SHUTDOWN = 7,     /* leader -> all: u32 exit status */
+    RM_FARM_LEADER = 9,       /* leader -> all: u64 term, u64 epoch, u32 size, live bitmap */
+    RM_FARM_FAIL = 10,        /* worker -> leader: u64 id, u32 attempt, u16 len, error text */
+    RM_FARM_REREPLICATE = 16, /* leader -> holder: u64 id, u32 target: copy id's output there */
+    RM_FARM_REPLICATED = 17,  /* holder -> leader: u64 id, u32 target: target holds a copy */
+    RM_FARM_STAGE = 11,       /* leader -> all: u32 stage, u64 first, u32 n, n x u32 holder of the
+                                 tasks [first, first + n) of the earlier stages, u32 state length
+                                 + 1 (0: not committed yet), the state's bytes */
 };
 
 #define RM_FARM_ASSIGN_REC 12u
@@ -87,6 +91,9 @@ struct rm_farm_io {
      * to rm_farm_state with this request's gen. Every rank: stage `stage`'s committed state,
      * before any task of the stage reaches it (data borrowed: copy it). */
     void (*need_state)(void *ctx, uint32_t stage, uint64_t gen);
+    /* Holder, with cfg.copies > 1: copy task id's held output to rank target, off this thread,
+     * then call rm_farm_replicated. May be NULL (requests are then ignored). */
+    void (*replicate)(void *ctx, uint64_t id, uint32_t target);
     void (*state)(void *ctx, uint32_t stage, const void *data, size_t len);
 };
 
@@ -158,6 +165,9 @@ int rm_farm_task_failed(struct rm_farm *f, uint64_t id, uint32_t attempt, const 
  * anything else fails the job. Ignored if no longer awaited. data is borrowed. */
 void rm_farm_state(struct rm_farm *f, uint32_t stage, uint64_t gen, int rc, const void *data,
                    size_t len);
+
+/* The answer to io->replicate: ok when target holds a copy of id's output now. */
+void rm_farm_replicated(struct rm_farm *f, uint64_t id, uint32_t target, bool ok);
 
 /* Leader, after io->finished: ends the job for every rank with status (0, or 3 when the output
  * could not be written). */

@@ -50,6 +50,8 @@ struct rm_farm {
     size_t n_lat, cap_lat, median_at;
     uint64_t median_ns, straggler_at;
     uint64_t state_gen;      /* numbers each request for a stage's shared state (farm_stage.c) */
+    uint64_t *rerep_at;      /* per task: when the leader asked for another copy; 0 never */
+    uint64_t rerep_scan;     /* when it last looked for outputs short of copies */
     uint64_t state_retry_at; /* when to ask again for cur_stage's state; 0: not waiting */
     struct pending *retry;   /* reports the log could not take yet */
     size_t n_retry, cap_retry;
@@ -143,6 +145,14 @@ void farm_state_committed(struct rm_farm *f, uint32_t s);
 void farm_state_tick(struct rm_farm *f, uint64_t t);
 int farm_stage_message(struct rm_farm *f, uint32_t sender, uint64_t term, const unsigned char *p,
                        size_t len);
+
+/* farm_replica.c: the leader has outputs short of copies copied again (from the tick); a
+ * holder's REREPLICATE and the leader's REPLICATED messages. */
+void farm_rereplicate(struct rm_farm *f, uint64_t t);
+void farm_rereplicate_message(struct rm_farm *f, uint32_t sender, const unsigned char *p,
+                              size_t len);
+void farm_replicated_message(struct rm_farm *f, uint32_t sender, const unsigned char *p,
+                             size_t len);
 
 /* farm_rank.c: the worker half used by farm.c. */
 void farm_worker_accept(struct rm_farm *f, const unsigned char *recs, uint32_t n);

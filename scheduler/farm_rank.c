@@ -173,6 +173,16 @@ int rm_farm_message(struct rm_farm *f, uint32_t type, uint32_t sender, uint64_t 
             f->io.epoch(f->io.ctx, epoch, p + 20);
         return 0;
     }
+    case RM_FARM_REREPLICATE:
+        if (len != 12 || stale(f, term, epoch))
+            return RM_EPROTO;
+        farm_rereplicate_message(f, sender, p, len);
+        return 0;
+    case RM_FARM_REPLICATED:
+        if (len != 12)
+            return RM_EPROTO;
+        farm_replicated_message(f, sender, p, len);
+        return 0;
     case RM_FARM_STAGE:
         if (stale(f, term, epoch))
             return RM_EPROTO;
@@ -221,6 +231,7 @@ void rm_farm_tick(struct rm_farm *f, uint64_t t)
         farm_propose_deaths(f);
         farm_retry_reports(f);
         farm_state_tick(f, t);
+        farm_rereplicate(f, t);
         if (f->tt.initialized && f->ring) {
             farm_refill_all(f);
             if (f->cfg.speculation && t - f->straggler_at >= STRAGGLER_CHECK_NS) {
@@ -330,6 +341,7 @@ void rm_farm_destroy(struct rm_farm *f)
         free(f->q[r].v);
     free(f->q);
     free(f->stage_tasks);
+    free(f->rerep_at);
     free(f->live);
     free(f->reserved);
     free(f->inflight);

@@ -17,7 +17,13 @@
 #include "runtime/status.h"
 #include "scheduler/ring.h"
 
-enum mail_type { MAIL_ASSIGN = 1, MAIL_FINISH = 2, MAIL_END = 3, MAIL_STATE = 4 };
+enum mail_type {
+    MAIL_ASSIGN = 1,
+    MAIL_FINISH = 2,
+    MAIL_END = 3,
+    MAIL_STATE = 4,
+    MAIL_REPLICATE = 5
+};
 
 /* Completions are reported when a batch of assignments is done, or sooner once this long has
  * passed since the oldest unreported one, so that long tasks are reported one by one. */
@@ -151,6 +157,16 @@ static void io_need_state(void *ctx, uint32_t stage, uint64_t gen)
     rm_put_u64(m + 4, gen);
     if (rm_mailbox_put(&k->mb, MAIL_STATE, m, sizeof m) != 0)
         rm_warn("cannot compute stage %u's shared state: this rank is stopping", stage);
+}
+
+static void io_replicate(void *ctx, uint64_t id, uint32_t target)
+{
+    struct rm_farmnode *k = ctx;
+    unsigned char m[12];
+    rm_put_u64(m, id);
+    rm_put_u32(m + 8, target);
+    if (rm_mailbox_put(&k->mb, MAIL_REPLICATE, m, sizeof m) != 0)
+        rm_debug("not copying task %llu's output: this rank is stopping", (unsigned long long)id);
 }
 
 static void io_state(void *ctx, uint32_t stage, const void *data, size_t len)
@@ -469,6 +485,38 @@ static int compute_state(struct rm_farmnode *k, const struct rm_mail *m)
     return rc;
 }
 
+struct replicated {
+    struct rm_farmnode *k;
+    uint64_t id;
+    uint32_t target;
+    bool ok;
+};
+
+static void replicated_call(struct rm_control *c, void *arg)
+{
+    struct replicated *r = arg;
+    (void)c;
+    rm_farm_replicated(r->k->farm, r->id, r->target, r->ok);
+    free(r);
+}
+
+/* The leader asked for another copy of a held output (a copy was lost with a rank): made here,
+ * between tasks, then reported through the control thread. */
+static int copy_again(struct rm_farmnode *k, const struct rm_mail *m)
+{
+    struct replicated *r = malloc(sizeof *r);
+    if (!r)
+        return RM_ENOMEM;
+    *r = (struct replicated){.k = k, .id = rm_get_u64(m->data), .target = rm_get_u32(m->data + 8)};
+    if (atomic_load(&k->dead[r->target]) ||
+        rm_shuffle_replicate(k->shuffle, r->id, &r->target, 1, &r->ok) != 0)
+        r->ok = false;
+    int rc = rm_control_call(k->ctl, replicated_call, r);
+    if (rc != 0)
+        free(r);
+    return rc;
+}
+
 /* The finishing leader writes the output here, off the control thread, then ends the job. */
 static int finish_job(struct rm_farmnode *k)
 {
@@ -498,6 +546,8 @@ int rm_farmnode_run(struct rm_farmnode *k, struct rm_farmnode_summary *sum)
             rc = finish_job(k);
         else if (type == MAIL_STATE)
             rc = compute_state(k, m);
+        else if (type == MAIL_REPLICATE)
+            rc = copy_again(k, m);
         free(m);
         if (type == MAIL_END)
             break;
@@ -518,8 +568,9 @@ int rm_farmnode_run(struct rm_farmnode *k, struct rm_farmnode_summary *sum)
         k->kernel->summary(k->kernel->ctx, &s.st, tt);
     if (k->status == 0 && s.st.finished_here && k->kernel->held_outputs && k->kernel->stages > 1)
         printf("replicas: %u copies of each intermediate output; %llu outputs kept by a replica "
-               "when their holder died, %llu recomputed\n",
-               k->copies, (unsigned long long)tt->saved, (unsigned long long)tt->lost);
+               "when their holder died, %llu recomputed, %llu copied again\n",
+               k->copies, (unsigned long long)tt->saved, (unsigned long long)tt->lost,
+               (unsigned long long)tt->recopied);
     if (sum)
         *sum = s;
     return k->status;
@@ -584,8 +635,9 @@ static int register_all(struct rm_farmnode *k)
                                   .snapshot = snapshot_table,
                                   .restore = restore_table,
                                   .ctx = k};
-    static const uint8_t types[] = {RM_MSG_ASSIGN, RM_MSG_DONE,  RM_MSG_FAIL,
-                                    RM_MSG_LEADER, RM_MSG_STAGE, RM_MSG_SHUTDOWN};
+    static const uint8_t types[] = {RM_MSG_ASSIGN,      RM_MSG_DONE,      RM_MSG_FAIL,
+                                    RM_MSG_LEADER,      RM_MSG_STAGE,     RM_MSG_SHUTDOWN,
+                                    RM_MSG_REREPLICATE, RM_MSG_REPLICATED};
     int rc = rm_raftnode_create(k->ctl, &cfg, &app, &k->raft);
     for (size_t i = 0; rc == 0 && i < sizeof types; i++)
         rc = rm_control_on(k->ctl, types[i], on_message, k);
@@ -668,7 +720,8 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
                             .keys = io_keys,
                             .holders = io_holders,
                             .need_state = kernel->stage_state ? io_need_state : NULL,
-                            .state = kernel->stage_state ? io_state : NULL};
+                            .state = kernel->stage_state ? io_state : NULL,
+                            .replicate = io_replicate};
     k->roles = calloc((size_t)k->size, sizeof *k->roles);
     rc = k->roles ? rm_farm_create(&fc, &io, &k->farm) : RM_ENOMEM;
     if (rc == 0)

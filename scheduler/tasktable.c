@@ -303,6 +303,40 @@ static int apply_fail(struct rm_tasktable *tt, const unsigned char *p, size_t le
     return 0;
 }
 
+uint32_t rm_tasktable_copies(const struct rm_tasktable *tt, uint64_t id)
+{
+    if (id >= tt->n || tt->state[id] != RM_TASK_DONE)
+        return 0;
+    uint32_t c = rm_tasktable_is_dead(tt, tt->owner[id]) ? 0 : 1;
+    const uint32_t *rep = tt->replica + (size_t)id * (tt->copies - 1);
+    for (uint32_t j = 0; j < tt->copies - 1; j++)
+        c += rep[j] != RM_TT_NONE && !rm_tasktable_is_dead(tt, rep[j]);
+    return c;
+}
+
+static int apply_replica(struct rm_tasktable *tt, const unsigned char *p, size_t len)
+{
+    if (len != 13)
+        return RM_EPROTO;
+    uint64_t id = rm_get_u64(p + 1);
+    uint32_t rank = rm_get_u32(p + 9);
+    if (id >= tt->n || tt->state[id] != RM_TASK_DONE || tt->owner[id] == rank ||
+        rm_tasktable_is_dead(tt, rank))
+        return 0;
+    uint32_t *rep = tt->replica + (size_t)id * (tt->copies - 1), *slot = NULL;
+    for (uint32_t j = 0; j < tt->copies - 1; j++) {
+        if (rep[j] == rank)
+            return 0;
+        if (!slot && (rep[j] == RM_TT_NONE || rm_tasktable_is_dead(tt, rep[j])))
+            slot = &rep[j];
+    }
+    if (slot) {
+        *slot = rank;
+        tt->recopied++;
+    }
+    return 0;
+}
+
 /* A done task's holder is gone: a live replica takes over. Returns true if one did. */
 static bool promote_replica(struct rm_tasktable *tt, uint64_t id, uint32_t dead)
 {
@@ -399,7 +433,7 @@ int rm_tasktable_apply(struct rm_tasktable *tt, const void *data, size_t len)
     if (len < 1)
         return RM_EPROTO;
     if (p[0] != RM_TT_INIT && p[0] != RM_TT_DEAD && !tt->initialized)
-        return p[0] >= RM_TT_ASSIGN && p[0] <= RM_TT_DONE_R ? 0 : RM_EPROTO; /* no tasks yet */
+        return p[0] >= RM_TT_ASSIGN && p[0] <= RM_TT_REPLICA ? 0 : RM_EPROTO; /* no tasks yet */
     int rc;
     switch (p[0]) {
     case RM_TT_INIT:
@@ -423,6 +457,9 @@ int rm_tasktable_apply(struct rm_tasktable *tt, const void *data, size_t len)
         break;
     case RM_TT_STATE:
         rc = apply_state(tt, p, len);
+        break;
+    case RM_TT_REPLICA:
+        rc = apply_replica(tt, p, len);
         break;
     default:
         rc = RM_EPROTO;
@@ -538,6 +575,18 @@ unsigned char *rm_tt_encode_done_r(uint32_t rank, const uint64_t *ids, const uin
     return p;
 }
 
+unsigned char *rm_tt_encode_replica(uint64_t id, uint32_t rank, size_t *len)
+{
+    *len = 13;
+    unsigned char *p = malloc(*len);
+    if (!p)
+        return NULL;
+    p[0] = RM_TT_REPLICA;
+    rm_put_u64(p + 1, id);
+    rm_put_u32(p + 9, rank);
+    return p;
+}
+
 unsigned char *rm_tt_encode_dead(uint32_t rank, size_t *len)
 {
     unsigned char *p = malloc(5);
@@ -592,7 +641,7 @@ unsigned char *rm_tt_encode_state(uint32_t stage, const void *data, uint32_t n, 
  *   per task: u8 state, u8 fails, u32 owner, attempt, backup, backup_attempt, issued,
  *   epoch x u32 dead rank,
  *   per stage: u32 state length + 1 (0: none yet), then the state's bytes,
- *   u32 copies, u64 saved, n x (copies - 1) x u32 replica.
+ *   u32 copies, u64 saved, u64 recopied, n x (copies - 1) x u32 replica.
  * Done and assigned counts are derived on decode, never trusted. */
 #define SNAP_HEAD 88u
 #define SNAP_REC 22u
@@ -605,7 +654,7 @@ int rm_tasktable_encode(const struct rm_tasktable *tt, unsigned char **out, size
     for (uint32_t s = 0; tt->initialized && s < tt->stages; s++)
         *len += 4 + (tt->stage_state[s] ? tt->state_len[s] : 0);
     uint32_t copies = tt->initialized ? tt->copies : 1;
-    *len += 12 + (size_t)tt->n * (copies - 1) * 4;
+    *len += 20 + (size_t)tt->n * (copies - 1) * 4;
     unsigned char *p = malloc(*len);
     if (!p)
         return RM_ENOMEM;
@@ -649,7 +698,8 @@ int rm_tasktable_encode(const struct rm_tasktable *tt, unsigned char **out, size
     }
     rm_put_u32(q, copies);
     rm_put_u64(q + 4, tt->saved);
-    q += 12;
+    rm_put_u64(q + 12, tt->recopied);
+    q += 20;
     for (size_t i = 0; i < (size_t)tt->n * (copies - 1); i++)
         rm_put_u32(q + 4 * i, tt->replica[i]);
     *out = p;
@@ -737,17 +787,18 @@ int rm_tasktable_decode(struct rm_tasktable *tt, const void *data, size_t len)
         t.state_len[s] = k - 1;
         at += k - 1;
     }
-    if (rc == 0 && len - at < 12)
+    if (rc == 0 && len - at < 20)
         rc = RM_EPROTO;
     uint32_t copies = rc == 0 ? rm_get_u32(p + at) : 1;
     if (rc == 0 && (copies == 0 || copies > RM_TT_MAX_COPIES || (!t.initialized && copies != 1) ||
-                    (len - at - 12) / 4 / (copies > 1 ? copies - 1 : 1) < (copies > 1 ? n : 0)))
+                    (len - at - 20) / 4 / (copies > 1 ? copies - 1 : 1) < (copies > 1 ? n : 0)))
         rc = RM_EPROTO;
     if (rc == 0)
         rc = alloc_replicas(&t, copies);
     if (rc == 0) {
         t.saved = rm_get_u64(p + at + 4);
-        at += 12;
+        t.recopied = rm_get_u64(p + at + 12);
+        at += 20;
         for (size_t i = 0; i < (size_t)n * (copies - 1); i++, at += 4)
             t.replica[i] = rm_get_u32(p + at);
     }

@@ -29,6 +29,9 @@
  *   DONE_R u8 op=8, u32 rank, u32 n, n x (u64 id, u32 attempt, (copies - 1) x u32 replica)
  *                            DONE, and the ranks holding replicas of the output (RM_TT_NONE
  *                            for none; ranks committed dead are ignored)
+ *   REPLICA u8 op=9, u64 id, u32 rank
+ *                            done, rank live, neither its holder nor a replica yet, and a free
+ *                            replica slot -> rank holds a replica (a copy made after a death)
  *   DEAD   u8 op=4, u32 rank rank's assigned tasks -> their backup becomes the owner, or,
  *                            without one, pending; backups on rank are dropped. With
  *                            RM_TT_HELD_OUTPUTS, the outputs held on rank are lost too: it is
@@ -73,6 +76,7 @@ enum rm_tt_op {
     RM_TT_FAIL = 6,
     RM_TT_STATE = 7,
     RM_TT_DONE_R = 8,
+    RM_TT_REPLICA = 9,
 };
 
 #define RM_TT_MAX_TASKS 100000000ull
@@ -95,6 +99,7 @@ struct rm_tasktable {
     uint32_t copies;       /* of each held output (1: no replicas) */
     uint32_t *replica;     /* n x (copies - 1): replica holders of a done task, RM_TT_NONE */
     uint64_t saved;        /* done tasks whose holder died and whose replica took over */
+    uint64_t recopied;     /* replicas made again after a death (REPLICA entries that took) */
     uint32_t stages;
     uint64_t *stage_first; /* stages + 1: stage s is ids [stage_first[s], stage_first[s + 1]) */
     uint64_t *stage_done;  /* per stage */
@@ -150,6 +155,10 @@ unsigned char *rm_tt_encode_done_r(uint32_t rank, const uint64_t *ids, const uin
                                    const uint32_t *replicas, uint32_t copies, uint32_t n,
                                    size_t *len);
 unsigned char *rm_tt_encode_dead(uint32_t rank, size_t *len);
+unsigned char *rm_tt_encode_replica(uint64_t id, uint32_t rank, size_t *len);
+
+/* Live copies of done task id's output: its holder and its replicas not committed dead. */
+uint32_t rm_tasktable_copies(const struct rm_tasktable *tt, uint64_t id);
 unsigned char *rm_tt_encode_fail(uint32_t rank, uint64_t id, uint32_t attempt, const char *error,
                                  size_t *len);
 unsigned char *rm_tt_encode_state(uint32_t stage, const void *data, uint32_t n, size_t *len);

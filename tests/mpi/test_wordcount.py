@@ -4,8 +4,9 @@
     with --replicas 1 the outputs one held are recomputed; with the default 2 copies its
     outputs are taken over by their replicas and no map task runs again; with 2 copies and two
     workers killed at once, the outputs both held copies of are recomputed (about 240 map
-    tasks: that some task has both copies on the two is all but certain); the answer is right
-    every time;
+    tasks: that some task has both copies on the two is all but certain); with 2 copies and the
+    second worker killed 1.5 s after the first, nothing is recomputed, since the outputs the
+    first held were copied again in between; the answer is right every time;
 (c) 6 ranks, the leader is killed during the map stage;
 (d) HDF5 output (/words, /counts), read back with h5dump;
 and bad input: a missing file gives exit 2 and one line, and leaves no output behind."""
@@ -84,20 +85,23 @@ check_output("plain", out, job.stdout())
 
 # (b) workers holding map outputs die after the reduce stage started (reduce tasks are slowed
 # by a test-only fault so that the deaths land while they run).
-KEPT = re.compile(r"(\d+) outputs kept by a replica when their holder died, (\d+) recomputed")
+KEPT = re.compile(r"(\d+) outputs kept by a replica when their holder died, (\d+) recomputed, "
+                  r"(\d+) copied again")
 
 
-def holders_die(name, replicas, kills, split):
+def holders_die(name, replicas, kills, split, gap=0.0, slow=150):
     out = os.path.join(work, f"b-{name}.tsv")
     job = t.Job(6, [ringmaster, "run", "wordcount", "--input", corpus, sub, "--output", out,
                     "--split-size", split, "--partitions", "12", "--replicas", str(replicas)] +
-                FAST, extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "1:150"})
+                FAST, extra_env={"RINGMASTER_FAULT_SLOW_STAGE": f"1:{slow}"})
     ranks = job.ranks(6)
     m = wait_for(job, STAGE)
     t.check(m is not None, f"{name}: the reduce stage never started")
     lead = LEADER.search(job.stderr())
     victims = [r for r in (5, 4, 3) if not lead or r != int(lead.group(1))][:kills]
-    for v in victims:
+    for i, v in enumerate(victims):
+        if i and gap:
+            time.sleep(gap)
         if m and v in ranks:
             t.os.kill(ranks[v], t.signal.SIGKILL)
     rc = job.wait(timeout=120)
@@ -108,19 +112,23 @@ def holders_die(name, replicas, kills, split):
     t.check(k is not None, f"{name}: no replica summary:\n{so}")
     if t.failures:
         print(se[-5000:])
-    return (int(k.group(1)), int(k.group(2))) if k else (None, None)
+    return (int(k.group(1)), int(k.group(2)), int(k.group(3))) if k else (None, None, None)
 
 
-kept, redone = holders_die("one-copy", 1, 1, "64K")
+kept, redone, _ = holders_die("one-copy", 1, 1, "64K")
 t.check(redone is not None and redone > 0 and kept == 0,
         f"one copy: expected outputs recomputed and none kept, got {kept} kept, {redone} redone")
-kept, redone = holders_die("replicas", 2, 1, "64K")
+kept, redone, _ = holders_die("replicas", 2, 1, "64K")
 t.check(kept is not None and kept > 0 and redone == 0,
         f"replicas: expected outputs kept and none recomputed, got {kept} kept, {redone} redone")
-kept, redone = holders_die("both-copies", 2, 2, "8K")
+kept, redone, _ = holders_die("both-copies", 2, 2, "8K")
 t.check(kept is not None and kept > 0 and redone > 0,
         f"both copies: expected some outputs kept and some recomputed, got {kept} kept, "
         f"{redone} redone")
+kept, redone, again = holders_die("copied-again", 2, 2, "8K", gap=1.5, slow=600)
+t.check(kept is not None and kept > 0 and redone == 0 and again > 0,
+        f"copied again: expected outputs kept, none recomputed and copies made again, got "
+        f"{kept} kept, {redone} redone, {again} copied again")
 
 # (c) the leader dies during the map stage (map tasks slowed down).
 out = os.path.join(work, "c.tsv")

@@ -37,6 +37,7 @@ enum ev_kind {
     EV_RECRUIT,  /* the leader replaces dead voter a */
     EV_FIRST,    /* leader a of term x commits for the first time */
     EV_STATE,    /* leader a has computed stage b's shared state, for request x */
+    EV_COPY,     /* holder a has copied task x's output to rank b (if b lives) */
 };
 
 struct ff_ev {
@@ -361,6 +362,21 @@ static void state_computed(struct ff *s, struct ff_node *nd, uint32_t stage, uin
     int rc = ff_chance(s, 100) ? RM_EDEAD : 0;
     use(nd);
     rm_farm_state(nd->f, stage, gen, rc, b, sizeof b);
+}
+
+static void io_replicate(void *ctx, uint64_t id, uint32_t target)
+{
+    struct ff_node *nd = ctx;
+    struct ff *s = nd->s;
+    push(s, s->now + ff_range(s, 1, 30), EV_COPY, nd->rank, target, id, NULL);
+}
+
+static void copied(struct ff *s, struct ff_node *nd, uint32_t target, uint64_t id)
+{
+    if (!running(nd))
+        return;
+    use(nd);
+    rm_farm_replicated(nd->f, id, target, target < s->p.n && s->nodes[target].alive);
 }
 
 static uint32_t stage_of(const struct ff_params *p, uint64_t id)
@@ -813,6 +829,9 @@ static void handle(struct ff *s, const struct ff_ev *e)
     case EV_STATE:
         state_computed(s, nd, e->b, e->x);
         break;
+    case EV_COPY:
+        copied(s, nd, e->b, e->x);
+        break;
     }
 }
 
@@ -850,7 +869,8 @@ int ff_start(struct ff *s)
                             .ended = io_ended,
                             .keys = io_keys,
                             .need_state = p->state ? io_need_state : NULL,
-                            .state = p->state ? io_state : NULL};
+                            .state = p->state ? io_state : NULL,
+                            .replicate = io_replicate};
     s->ex = calloc(p->tasks ? p->tasks : 1, sizeof *s->ex);
     if (!s->ex)
         return RM_ENOMEM;

@@ -73,8 +73,8 @@ struct ff_params {
 
 struct ff_stats {
     uint64_t runs, must_fail, elections, kills, stepdowns, recruits, recruit_snaps, snapshots,
-        executions, extra, by_leader, backups, rescheduled, lost, kept, failures, stale_msgs,
-        stale_done, stolen, resent, sim_ms, max_ms, max_ms_seed;
+        executions, extra, by_leader, backups, rescheduled, lost, kept, recopied, failures,
+        stale_msgs, stale_done, stolen, resent, sim_ms, max_ms, max_ms_seed;
 };
 
 struct ff_entry {

@@ -131,6 +131,7 @@ static void replay_entry(struct ff *s, struct replay *rp, const struct ff_entry 
         rp->prev_owner[k] = id < tt->n ? tt->owner[id] : 0;
     }
     bool was_init = tt->initialized;
+    s->st.recopied += e->len >= 1 && e->p[0] == RM_TT_REPLICA;
     int rc = rm_tasktable_apply(tt, e->p, e->len);
     if (rc != 0) {
         ff_fail(s, "entry %zu (op %u) does not apply: %s", index, e->p[0], rm_strerror(rc));

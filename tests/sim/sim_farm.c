@@ -128,6 +128,7 @@ static void add_stats(struct ff_stats *t, const struct ff_stats *x, uint64_t see
     t->rescheduled += x->rescheduled;
     t->lost += x->lost;
     t->kept += x->kept;
+    t->recopied += x->recopied;
     t->failures += x->failures;
     t->stale_msgs += x->stale_msgs;
     t->stale_done += x->stale_done;
@@ -188,10 +189,10 @@ static void print_totals(uint64_t seeds, uint64_t first, int failures)
     printf("  %" PRIu64 " executions (%" PRIu64 " beyond one per task, %" PRIu64
            " on the leader), %" PRIu64 " backups, %" PRIu64 " rescheduled, %" PRIu64
            " held outputs lost and redone, %" PRIu64 " kept by a replica, %" PRIu64
-           " failed attempts, %" PRIu64 " tasks stolen, %" PRIu64 " stale completions, %" PRIu64
-           " stale frames\n",
+           " copied again, %" PRIu64 " failed attempts, %" PRIu64 " tasks stolen, %" PRIu64
+           " stale completions, %" PRIu64 " stale frames\n",
            t->executions, t->extra, t->by_leader, t->backups, t->rescheduled, t->lost, t->kept,
-           t->failures, t->stolen, t->stale_done, t->stale_msgs);
+           t->recopied, t->failures, t->stolen, t->stale_done, t->stale_msgs);
     printf("  simulated %" PRIu64 " s in all; longest run %" PRIu64 " ms (seed %" PRIu64 ")\n",
            t->sim_ms / 1000, t->max_ms, t->max_ms_seed);
 }

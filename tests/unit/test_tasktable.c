@@ -158,8 +158,8 @@ static void test_snapshot_roundtrip(void)
     snap[0] ^= 1;
     CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len), RM_EPROTO);
     snap[0] ^= 1;
-    snap[len - 12 - 4 - 22] = 7; /* an impossible task state (the last task's record; then
-                                  * the one stage's state length, copies and saved) */
+    snap[len - 20 - 4 - 22] = 7; /* an impossible task state (the last task's record; then
+                                  * the one stage's state length, copies and counters) */
     CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len), RM_EPROTO);
     CU_ASSERT_EQUAL(copy.done, 1);
     free(snap);
@@ -424,6 +424,15 @@ static void test_replicas(void)
         apply_owned(&tt, e_, len);
     }
     CU_ASSERT_EQUAL(tt.replica[2], 5);
+    {
+        unsigned char *e_ = rm_tt_encode_replica(1, 4, &len); /* task 1: held by 3, no replica */
+        apply_owned(&tt, e_, len);
+        e_ = rm_tt_encode_replica(1, 2, &len); /* rank 2 is dead; and the slot is taken */
+        apply_owned(&tt, e_, len);
+    }
+    CU_ASSERT_EQUAL(tt.replica[1], 4);
+    CU_ASSERT_EQUAL(tt.recopied, 1);
+    CU_ASSERT_EQUAL(rm_tasktable_copies(&tt, 1), 2);
     unsigned char *snap;
     struct rm_tasktable copy;
     rm_tasktable_init(&copy);
@@ -432,6 +441,7 @@ static void test_replicas(void)
     CU_ASSERT_EQUAL(copy.copies, 2);
     CU_ASSERT_EQUAL(copy.saved, 2);
     CU_ASSERT_EQUAL(copy.replica[2], 5);
+    CU_ASSERT_EQUAL(copy.recopied, 1);
     CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len - 4), RM_EPROTO);
     free(snap);
     rm_tasktable_close(&copy);
