@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ringmaster.h"
 #include "runtime/control.h"
@@ -225,7 +226,10 @@ static int run_kernel(struct rm_world *w, const struct rm_options *o,
     }
     if ((rc = rm_farmnode_create(ctl, o, w->info, kernel, &k)) != 0 ||
         (rc = rm_control_start(ctl)) != 0) {
-        rm_error("starting the kernel: %s", rm_strerror(rc));
+        if (rc == RM_EUSAGE) /* a checkpoint that cannot be resumed: said by rank 0 */
+            status = RM_EXIT_USAGE;
+        else
+            rm_error("starting the kernel: %s", rm_strerror(rc));
         goto out;
     }
     status = rm_farmnode_run(k, &sum);
@@ -263,6 +267,13 @@ static int run_opened(struct rm_options *o, struct rm_farm_kernel *kernel, int *
 static int check_common(const struct rm_options *o)
 {
     char err[256];
+    struct stat sb;
+    if (o->checkpoint_dir && (stat(o->checkpoint_dir, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
+                              access(o->checkpoint_dir, W_OK | X_OK) != 0)) {
+        snprintf(err, sizeof err, "--checkpoint-dir %s: not a writable directory",
+                 o->checkpoint_dir);
+        return usage_error(err);
+    }
     if (o->status_path && !writable_dir_of(o->status_path)) {
         snprintf(err, sizeof err, "--status %s: the directory is missing or not writable",
                  o->status_path);

@@ -51,6 +51,9 @@ enum rm_msg_type {
     RM_MSG_REPLICA_ACK = 15, /* replica -> holder: stored, or why not */
     RM_MSG_REREPLICATE = 16, /* coordinator -> holder: copy a task's output to another rank */
     RM_MSG_REPLICATED = 17,  /* holder -> coordinator: that rank holds a copy now */
+    RM_MSG_CKPT = 18,        /* coordinator -> all: write your checkpoint file */
+    RM_MSG_CKPT_DONE = 19,   /* rank -> coordinator: written, or why not */
+    RM_MSG_STOP = 20,        /* rank -> coordinator: a stop signal arrived here */
     RM_MSG_TYPE_COUNT        /* one past the last valid type */
 };
 

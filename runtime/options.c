@@ -154,6 +154,14 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
     }
     if (strcmp(name, "--startup-timeout") == 0)
         return parse_u32(name, v, 1, 86400, &o->startup_s, err, len);
+    if (strcmp(name, "--checkpoint-dir") == 0) {
+        if (!v || !*v)
+            return fail(err, len, "option --checkpoint-dir needs a directory");
+        o->checkpoint_dir = v;
+        return 0;
+    }
+    if (strcmp(name, "--checkpoint-interval") == 0)
+        return parse_u32(name, v, 1, 86400 * 30, &o->checkpoint_s, err, len);
     if (strcmp(name, "--voters") == 0)
         return parse_u32(name, v, 1, 15, &o->voters, err, len);
     if (strcmp(name, "--election-timeout-ms") == 0)
@@ -272,6 +280,8 @@ static int parse_flag(struct rm_options *o, const char *name)
         o->help = true;
     else if (strcmp(name, "--no-speculation") == 0)
         o->speculation = false;
+    else if (strcmp(name, "--resume") == 0)
+        o->resume = true;
     else if (strcmp(name, "--case-sensitive") == 0 && strcmp(o->kernel, "wordcount") == 0)
         o->case_sensitive = true;
     else
@@ -311,6 +321,10 @@ static int finish(struct rm_options *o, char *err, size_t len)
         if (!o->output)
             return fail(err, len, "tasks needs --output FILE");
     }
+    if (o->resume && !o->checkpoint_dir)
+        return fail(err, len, "--resume needs --checkpoint-dir DIR (where the checkpoint is)");
+    if (o->checkpoint_s && !o->checkpoint_dir)
+        return fail(err, len, "--checkpoint-interval needs --checkpoint-dir DIR");
     if (o->suspect_ms == 0)
         o->suspect_ms = 4 * o->heartbeat_ms;
     if (o->suspect_ms <= o->heartbeat_ms)
@@ -350,6 +364,8 @@ static int parse_inputs(struct rm_options *o, int argc, char **argv, int *i, con
 /* Parses argv[1..] as options for o->kernel. */
 static int parse_args(int argc, char **argv, struct rm_options *o, char *err, size_t len)
 {
+    o->argc = argc;
+    o->argv = argv;
     for (int i = 1; i < argc; i++) {
         char *name = argv[i];
         char *eq = strchr(name, '=');
@@ -534,6 +550,13 @@ void rm_options_print_help(const char *kernel, void *file)
           "                        N committed entries; 0 never [4096]\n"
           "  --batch-size N        tasks per dispatch message [automatic]\n"
           "  --max-attempts N      a task that fails N times fails the job (exit 3) [3]\n"
+          "  --checkpoint-dir DIR  write HDF5 checkpoints there: at the end of every stage,\n"
+          "                        every --checkpoint-interval, and on SIGTERM or SIGUSR1\n"
+          "                        (then the job stops with exit status 4) [none]\n"
+          "  --checkpoint-interval S\n"
+          "                        also checkpoint every S seconds [never]\n"
+          "  --resume              finish the job checkpointed in --checkpoint-dir, with any\n"
+          "                        number of ranks, reusing the work it holds\n"
           "  --replicas N          copies kept in memory of each intermediate output (map\n"
           "                        outputs, iterations): the holder's and N-1 on the next\n"
           "                        ranks of its key's ring; 1..4 [2]\n"

@@ -29,6 +29,11 @@ struct rm_options {
     uint32_t snapshot_entries;  /* --snapshot-entries: compact the Raft log this often [4096] */
     int verbosity;              /* --quiet -1, default 0, --verbose 1 */
     const char *status_path;    /* --status FILE: live status JSON [none]; borrowed from argv */
+    const char *checkpoint_dir; /* --checkpoint-dir DIR: HDF5 checkpoints [none]; borrowed */
+    uint32_t checkpoint_s;      /* --checkpoint-interval S: also every S seconds [0: never] */
+    bool resume;                /* --resume: finish the job checkpointed in checkpoint_dir */
+    int argc;                   /* the arguments parsed (from the kernel name on), for the */
+    char *const *argv;          /* job's identity in checkpoints; borrowed */
     /* scheduler */
     uint32_t max_attempts; /* --max-attempts: failed attempts that fail a task [3] */
     uint32_t replicas;     /* --replicas: in-memory copies of each intermediate output [2] */

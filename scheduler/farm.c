@@ -587,7 +587,9 @@ static void advance_stage(struct rm_farm *f)
     if (rc != 0) {
         rm_error("farm: placing tasks: %s", rm_strerror(rc));
         end_job(f, 3);
+        return;
     }
+    farm_checkpoint_start(f, false); /* every stage but the last ends with a checkpoint */
 }
 
 static int size_state(struct rm_farm *f)
@@ -736,6 +738,7 @@ void rm_farm_leader(struct rm_farm *f, int leader, uint64_t term, bool self)
     if (!self && was) { /* deposed: forget the volatile state; the next leader rebuilds */
         f->finished = false;
         f->state_gen++; /* a shared state being computed is no longer awaited */
+        f->ckpt_active = false;
         f->init_proposed = false;
         farm_drop_retries(f);
     }
@@ -755,9 +758,10 @@ void rm_farm_leader(struct rm_farm *f, int leader, uint64_t term, bool self)
     if (!f->tt.initialized) {
         if (!f->init_proposed) {
             size_t len;
-            unsigned char *e = rm_tt_encode_init_copies(
+            unsigned char *e = rm_tt_encode_init_resume(
                 f->cfg.tasks, f->cfg.max_attempts, f->cfg.stages, f->stage_tasks,
-                f->cfg.held_outputs ? RM_TT_HELD_OUTPUTS : 0, f->cfg.copies, &len);
+                f->cfg.held_outputs ? RM_TT_HELD_OUTPUTS : 0, f->cfg.copies, f->cfg.reused_ids,
+                f->cfg.reused_by, f->cfg.reused, &len);
             f->init_proposed = e && f->io.propose(f->io.ctx, e, len) == 0;
             free(e);
         }
@@ -773,6 +777,8 @@ void rm_farm_leader(struct rm_farm *f, int leader, uint64_t term, bool self)
         rebuild(f);
         if (f->tt.done == f->tt.n && !f->ended)
             finish(f);
+        else if (f->stop_requested)
+            farm_checkpoint_start(f, true);
     }
     f->leader = -1; /* replays this rank's own reports to itself */
     farm_adopt_leader(f, (int)f->cfg.rank, term);

@@ -46,6 +46,9 @@ enum rm_farm_msg {
     RM_FARM_FAIL = 10,        /* worker -> leader: u64 id, u32 attempt, u16 len, error text */
     RM_FARM_REREPLICATE = 16, /* leader -> holder: u64 id, u32 target: copy id's output there */
     RM_FARM_REPLICATED = 17,  /* holder -> leader: u64 id, u32 target: target holds a copy */
+    RM_FARM_CKPT = 18,        /* leader -> all: u64 seq: write your checkpoint file */
+    RM_FARM_CKPT_DONE = 19,   /* rank -> leader: u64 seq, u32 status (0 or an error code) */
+    RM_FARM_STOP = 20,        /* rank -> leader: a stop signal arrived here */
     RM_FARM_STAGE = 11,       /* leader -> all: u32 stage, u64 first, u32 n, n x u32 holder of the
                                  tasks [first, first + n) of the earlier stages, u32 state length
                                  + 1 (0: not committed yet), the state's bytes */
@@ -94,6 +97,11 @@ struct rm_farm_io {
     /* Holder, with cfg.copies > 1: copy task id's held output to rank target, off this thread,
      * then call rm_farm_replicated. May be NULL (requests are then ignored). */
     void (*replicate)(void *ctx, uint64_t id, uint32_t target);
+    /* With cfg.checkpoint. Every rank: write this rank's checkpoint file off this thread, then
+     * call rm_farm_checkpoint_written. Leader, once every live rank has: write the job file
+     * with this table snapshot (borrowed: copy it), then call rm_farm_job_written. */
+    void (*checkpoint)(void *ctx, uint64_t seq);
+    void (*checkpointed)(void *ctx, uint64_t seq, const unsigned char *table, size_t len);
     void (*state)(void *ctx, uint32_t stage, const void *data, size_t len);
 };
 
@@ -113,12 +121,18 @@ struct rm_farm_config {
     uint32_t copies;             /* with held_outputs: copies of each output, the holder's and
                                     replicas named in the DONE records [1 if 0; at most
                                     RM_TT_MAX_COPIES] */
-    bool stage_state;            /* every stage after the first has a shared state (STATE entry)
-                                    that the leader has computed and committed before any of
-                                    its tasks is assigned; the stage announcement carries it */
-    double straggler_after;      /* fraction of a stage done before backups [0.75 if 0] */
-    double straggler_factor;     /* x the median task time [1.5 if 0] */
-    uint64_t leaderless_ns;      /* no leader this long: the majority is lost, the job fails */
+    const uint64_t *reused_ids;  /* a resumed job: tasks that start done (their outputs were */
+    const uint32_t *reused_by;   /* loaded from a checkpoint) and the rank holding each; */
+    uint32_t reused;             /* borrowed until rm_farm_destroy */
+    bool checkpoint;             /* checkpoints: at the end of every stage, every
+                                    checkpoint_ns (0: never), and on rm_farm_stop */
+    uint64_t checkpoint_ns;
+    bool stage_state;        /* every stage after the first has a shared state (STATE entry)
+                                that the leader has computed and committed before any of
+                                its tasks is assigned; the stage announcement carries it */
+    double straggler_after;  /* fraction of a stage done before backups [0.75 if 0] */
+    double straggler_factor; /* x the median task time [1.5 if 0] */
+    uint64_t leaderless_ns;  /* no leader this long: the majority is lost, the job fails */
 };
 
 struct rm_farm_stats {
@@ -168,6 +182,15 @@ void rm_farm_state(struct rm_farm *f, uint32_t stage, uint64_t gen, int rc, cons
 
 /* The answer to io->replicate: ok when target holds a copy of id's output now. */
 void rm_farm_replicated(struct rm_farm *f, uint64_t id, uint32_t target, bool ok);
+
+/* A stop signal (SIGTERM, SIGUSR1) arrived at this rank: with cfg.checkpoint, the leader takes
+ * a last checkpoint and ends the job with RM_FARM_STOPPED; without, the job fails (status 3)
+ * at once. */
+#define RM_FARM_STOPPED 4
+void rm_farm_stop(struct rm_farm *f);
+/* The answers to io->checkpoint and io->checkpointed (rc 0 or an error code). */
+void rm_farm_checkpoint_written(struct rm_farm *f, uint64_t seq, int rc);
+void rm_farm_job_written(struct rm_farm *f, uint64_t seq, int rc);
 
 /* Leader, after io->finished: ends the job for every rank with status (0, or 3 when the output
  * could not be written). */

@@ -49,8 +49,13 @@ struct rm_farm {
     uint32_t *lat_us; /* latencies (send to completion) of this stage's tasks */
     size_t n_lat, cap_lat, median_at;
     uint64_t median_ns, straggler_at;
-    uint64_t state_gen;      /* numbers each request for a stage's shared state (farm_stage.c) */
-    uint64_t *rerep_at;      /* per task: when the leader asked for another copy; 0 never */
+    uint64_t state_gen; /* numbers each request for a stage's shared state (farm_stage.c) */
+    uint64_t *rerep_at; /* per task: when the leader asked for another copy; 0 never */
+    /* checkpoints (farm_ckpt.c) */
+    uint64_t ckpt_seq, ckpt_started, ckpt_last;
+    bool ckpt_active, ckpt_final, ckpt_want_final, stop_requested;
+    uint8_t *ckpt_acked; /* per rank, for the round ckpt_seq: 1 written; leader 2: job file */
+    uint32_t ckpt_failed;
     uint64_t rerep_scan;     /* when it last looked for outputs short of copies */
     uint64_t state_retry_at; /* when to ask again for cur_stage's state; 0: not waiting */
     struct pending *retry;   /* reports the log could not take yet */
@@ -153,6 +158,15 @@ void farm_rereplicate_message(struct rm_farm *f, uint32_t sender, const unsigned
                               size_t len);
 void farm_replicated_message(struct rm_farm *f, uint32_t sender, const unsigned char *p,
                              size_t len);
+
+/* farm_ckpt.c: checkpoint rounds. farm_checkpoint_start (leader) starts one if none runs;
+ * farm_ckpt_tick: the interval, deaths and time-outs; farm_ckpt_message: CKPT, CKPT_DONE,
+ * STOP; farm_ckpt_leader: a new leader learns of this rank's stop signal. */
+void farm_checkpoint_start(struct rm_farm *f, bool final);
+void farm_ckpt_tick(struct rm_farm *f, uint64_t t);
+int farm_ckpt_message(struct rm_farm *f, uint32_t type, uint32_t sender, const unsigned char *p,
+                      size_t len);
+void farm_ckpt_leader(struct rm_farm *f);
 
 /* farm_rank.c: the worker half used by farm.c. */
 void farm_worker_accept(struct rm_farm *f, const unsigned char *recs, uint32_t n);

@@ -86,6 +86,7 @@ void farm_adopt_leader(struct rm_farm *f, int leader, uint64_t term)
     f->leaderless_since = 0;
     if (leader == (int)f->cfg.rank && !f->leading)
         return; /* Raft says so before this rank has taken office; it replays then */
+    farm_ckpt_leader(f);
     for (size_t off = 0; off < f->n_done; off += RM_TT_MAX_BATCH) {
         size_t left = f->n_done - off;
         uint32_t n = (uint32_t)(left < RM_TT_MAX_BATCH ? left : RM_TT_MAX_BATCH);
@@ -183,6 +184,13 @@ int rm_farm_message(struct rm_farm *f, uint32_t type, uint32_t sender, uint64_t 
             return RM_EPROTO;
         farm_replicated_message(f, sender, p, len);
         return 0;
+    case RM_FARM_CKPT:
+        if (stale(f, term, epoch))
+            return RM_EPROTO;
+        return farm_ckpt_message(f, type, sender, p, len);
+    case RM_FARM_CKPT_DONE:
+    case RM_FARM_STOP:
+        return farm_ckpt_message(f, type, sender, p, len);
     case RM_FARM_STAGE:
         if (stale(f, term, epoch))
             return RM_EPROTO;
@@ -190,7 +198,9 @@ int rm_farm_message(struct rm_farm *f, uint32_t type, uint32_t sender, uint64_t 
     case RM_FARM_SHUTDOWN:
         if (len != 4 || stale(f, term, epoch))
             return RM_EPROTO;
-        if (rm_get_u32(p) != 0)
+        if (rm_get_u32(p) == RM_FARM_STOPPED)
+            rm_info("stopped after a last checkpoint (rank %u ended the job)", sender);
+        else if (rm_get_u32(p) != 0)
             rm_error("the job failed (rank %u ended it with status %u; see its message)", sender,
                      rm_get_u32(p));
         end_job(f, (int)rm_get_u32(p));
@@ -232,6 +242,7 @@ void rm_farm_tick(struct rm_farm *f, uint64_t t)
         farm_retry_reports(f);
         farm_state_tick(f, t);
         farm_rereplicate(f, t);
+        farm_ckpt_tick(f, t);
         if (f->tt.initialized && f->ring) {
             farm_refill_all(f);
             if (f->cfg.speculation && t - f->straggler_at >= STRAGGLER_CHECK_NS) {
@@ -282,6 +293,7 @@ int rm_farm_create(const struct rm_farm_config *cfg, const struct rm_farm_io *io
         cfg->stages > RM_TT_MAX_STAGES || !cfg->stage_tasks || cfg->tasks > RM_TT_MAX_TASKS ||
         !io->now || !io->propose || !io->send || !io->broadcast || !io->run || !io->finished ||
         !io->ended || cfg->batch > RM_TT_MAX_BATCH || (cfg->stage_state && !io->need_state) ||
+        (cfg->checkpoint && (!io->checkpoint || !io->checkpointed)) ||
         cfg->copies > RM_TT_MAX_COPIES)
         return RM_EINVAL;
     uint64_t sum = 0;
@@ -342,6 +354,7 @@ void rm_farm_destroy(struct rm_farm *f)
     free(f->q);
     free(f->stage_tasks);
     free(f->rerep_at);
+    free(f->ckpt_acked);
     free(f->live);
     free(f->reserved);
     free(f->inflight);

@@ -1,6 +1,7 @@
 /* farmnode.c: see farmnode.h. */
 #include "scheduler/farmnode.h"
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 #include "runtime/mailbox.h"
 #include "runtime/raftnode.h"
 #include "runtime/status.h"
+#include "scheduler/checkpoint.h"
+#include "scheduler/resume.h"
 #include "scheduler/ring.h"
 
 enum mail_type {
@@ -22,8 +25,19 @@ enum mail_type {
     MAIL_FINISH = 2,
     MAIL_END = 3,
     MAIL_STATE = 4,
-    MAIL_REPLICATE = 5
+    MAIL_REPLICATE = 5,
+    MAIL_CKPT = 6,    /* write this rank's checkpoint file: u64 seq */
+    MAIL_JOBFILE = 7, /* leader: write the job file: u64 seq, then the table */
 };
+
+/* A stop signal (SIGTERM, SIGUSR1) arrived: set by the handler, acted on by the tick. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_signal = 1;
+}
 
 /* Completions are reported when a batch of assignments is done, or sooner once this long has
  * passed since the oldest unreported one, so that long tasks are reported one by one. */
@@ -56,6 +70,15 @@ struct rm_farmnode {
     size_t done_rec;
     struct rm_ring *ring;
     atomic_bool *dead;
+    /* checkpoints (--checkpoint-dir): the job's identity and its hash; a resumed job's start */
+    char *identity;
+    uint64_t job;
+    bool stop_seen;
+    struct rm_resume resume;
+    /* the latest checkpoint round this rank was asked to write (set by the control thread),
+     * and the latest written (worker thread): a request is served before the next task */
+    atomic_uint_fast64_t ckpt_asked;
+    uint64_t ckpt_written;
     atomic_bool over; /* the job has ended (set by the control thread, read by the worker) */
 };
 
@@ -169,6 +192,29 @@ static void io_replicate(void *ctx, uint64_t id, uint32_t target)
         rm_debug("not copying task %llu's output: this rank is stopping", (unsigned long long)id);
 }
 
+static void io_checkpoint(void *ctx, uint64_t seq)
+{
+    struct rm_farmnode *k = ctx;
+    atomic_store(&k->ckpt_asked, seq);
+    unsigned char m[8]; /* wakes an idle worker; a busy one sees ckpt_asked between tasks */
+    rm_put_u64(m, seq);
+    if (rm_mailbox_put(&k->mb, MAIL_CKPT, m, sizeof m) != 0)
+        rm_farm_checkpoint_written(k->farm, seq, RM_ESHUTDOWN);
+}
+
+static void io_checkpointed(void *ctx, uint64_t seq, const unsigned char *table, size_t len)
+{
+    struct rm_farmnode *k = ctx;
+    unsigned char *m = malloc(8 + len);
+    if (m) {
+        rm_put_u64(m, seq);
+        memcpy(m + 8, table, len);
+    }
+    if (!m || rm_mailbox_put(&k->mb, MAIL_JOBFILE, m, 8 + len) != 0)
+        rm_farm_job_written(k->farm, seq, m ? RM_ESHUTDOWN : RM_ENOMEM);
+    free(m);
+}
+
 static void io_state(void *ctx, uint32_t stage, const void *data, size_t len)
 {
     struct rm_farmnode *k = ctx;
@@ -278,6 +324,10 @@ static void on_tick(struct rm_control *c, void *ctx, uint64_t now)
     struct rm_farmnode *k = ctx;
     (void)c;
     rm_farm_tick(k->farm, now);
+    if (stop_signal && !k->stop_seen) {
+        k->stop_seen = true;
+        rm_farm_stop(k->farm);
+    }
     if (!atomic_load(&k->over) && rm_farm_leader_rank(k->farm) == k->rank &&
         now - k->status_at >= 400 * RM_NS_PER_MS && rm_farm_table(k->farm)->initialized)
         write_status(k, "running");
@@ -373,6 +423,9 @@ static void replicate(struct rm_farmnode *k, uint64_t id, unsigned char *reps)
             rm_put_u32(reps + 4 * (size_t)w++, to[j]);
 }
 
+static int write_checkpoint(struct rm_farmnode *k, uint64_t seq, const unsigned char *data,
+                            size_t len, bool job_file);
+
 /* Runs one mailbox batch of (id, attempt) records. */
 static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
 {
@@ -391,6 +444,9 @@ static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
         uint64_t t0 = rm_clock_monotonic_ns();
         if (atomic_load(&k->over))
             break; /* the job is over: the rest of this batch is moot */
+        uint64_t asked = atomic_load(&k->ckpt_asked);
+        if (asked > k->ckpt_written && (rc = write_checkpoint(k, asked, NULL, 0, false)) != 0)
+            break;
         if (k->slow_ms)
             sleep_ms(k, k->slow_ms);
         if (id >= k->slow_first && id < k->slow_end)
@@ -517,6 +573,59 @@ static int copy_again(struct rm_farmnode *k, const struct rm_mail *m)
     return rc;
 }
 
+struct written {
+    struct rm_farmnode *k;
+    uint64_t seq;
+    int rc;
+    bool job_file;
+};
+
+static void written_call(struct rm_control *c, void *arg)
+{
+    struct written *w = arg;
+    (void)c;
+    if (w->job_file)
+        rm_farm_job_written(w->k->farm, w->seq, w->rc);
+    else
+        rm_farm_checkpoint_written(w->k->farm, w->seq, w->rc);
+    free(w);
+}
+
+/* Writes this rank's checkpoint file for round seq, or (the leader) the job file (data: the
+ * table), between tasks. */
+static int write_checkpoint(struct rm_farmnode *k, uint64_t seq, const unsigned char *data,
+                            size_t len, bool job_file)
+{
+    if (!job_file) {
+        if (seq <= k->ckpt_written)
+            return 0; /* served already, before a task */
+        k->ckpt_written = seq;
+    }
+    struct written *w = malloc(sizeof *w);
+    if (!w)
+        return RM_ENOMEM;
+    *w = (struct written){.k = k, .seq = seq, .job_file = job_file};
+    char err[512] = "";
+    uint64_t recs = 0, bytes = 0, t0 = rm_clock_monotonic_ns();
+    if (job_file)
+        w->rc = rm_ckpt_write_job(k->opts->checkpoint_dir, k->identity, k->job, (uint32_t)k->size,
+                                  data, len, err, sizeof err);
+    else
+        w->rc =
+            rm_ckpt_write_rank(k->opts->checkpoint_dir, k->rank, k->job, (int)k->opts->compression,
+                               k->shuffle, k->held_end, &recs, &bytes, err, sizeof err);
+    if (w->rc != 0)
+        rm_error("%s", err);
+    else if (!job_file)
+        rm_info("checkpoint %llu: %llu outputs, %.1f MB written in %.3f s",
+                (unsigned long long)w->seq, (unsigned long long)recs, (double)bytes / 1e6,
+                (double)(rm_clock_monotonic_ns() - t0) / 1e9);
+    int rc = rm_control_call(k->ctl, written_call, w);
+    if (rc != 0)
+        free(w);
+    return rc;
+}
+
 /* The finishing leader writes the output here, off the control thread, then ends the job. */
 static int finish_job(struct rm_farmnode *k)
 {
@@ -548,6 +657,9 @@ int rm_farmnode_run(struct rm_farmnode *k, struct rm_farmnode_summary *sum)
             rc = compute_state(k, m);
         else if (type == MAIL_REPLICATE)
             rc = copy_again(k, m);
+        else if (type == MAIL_CKPT || type == MAIL_JOBFILE)
+            rc = write_checkpoint(k, rm_get_u64(m->data), m->data + 8, m->len - 8,
+                                  type == MAIL_JOBFILE);
         free(m);
         if (type == MAIL_END)
             break;
@@ -571,6 +683,12 @@ int rm_farmnode_run(struct rm_farmnode *k, struct rm_farmnode_summary *sum)
                "when their holder died, %llu recomputed, %llu copied again\n",
                k->copies, (unsigned long long)tt->saved, (unsigned long long)tt->lost,
                (unsigned long long)tt->recopied);
+    if (k->status == 0 && s.st.finished_here && k->opts->resume)
+        printf("resume: %llu tasks reused from the checkpoint, %llu of the %llu it had done run "
+               "again\n",
+               (unsigned long long)tt->reused,
+               (unsigned long long)(k->resume.was_done - tt->reused),
+               (unsigned long long)k->resume.was_done);
     if (sum)
         *sum = s;
     return k->status;
@@ -635,9 +753,10 @@ static int register_all(struct rm_farmnode *k)
                                   .snapshot = snapshot_table,
                                   .restore = restore_table,
                                   .ctx = k};
-    static const uint8_t types[] = {RM_MSG_ASSIGN,      RM_MSG_DONE,      RM_MSG_FAIL,
-                                    RM_MSG_LEADER,      RM_MSG_STAGE,     RM_MSG_SHUTDOWN,
-                                    RM_MSG_REREPLICATE, RM_MSG_REPLICATED};
+    static const uint8_t types[] = {RM_MSG_ASSIGN,      RM_MSG_DONE,       RM_MSG_FAIL,
+                                    RM_MSG_LEADER,      RM_MSG_STAGE,      RM_MSG_SHUTDOWN,
+                                    RM_MSG_REREPLICATE, RM_MSG_REPLICATED, RM_MSG_CKPT,
+                                    RM_MSG_CKPT_DONE,   RM_MSG_STOP};
     int rc = rm_raftnode_create(k->ctl, &cfg, &app, &k->raft);
     for (size_t i = 0; rc == 0 && i < sizeof types; i++)
         rc = rm_control_on(k->ctl, types[i], on_message, k);
@@ -647,6 +766,37 @@ static int register_all(struct rm_farmnode *k)
         rc = rm_control_on_tick(k->ctl, on_tick, k);
     if (rc == 0)
         rm_control_on_fence(k->ctl, on_fence, k);
+    return rc;
+}
+
+/* --checkpoint-dir: the job's identity, the stop signals, and with --resume what the
+ * checkpoint gives (before the control thread starts: collective). 0, RM_EUSAGE (said),
+ * RM_ENOMEM, RM_EMPI. */
+static int open_checkpoints(struct rm_farmnode *k)
+{
+    const struct rm_options *o = k->opts;
+    if (!o->checkpoint_dir)
+        return 0;
+    char err[512] = "";
+    k->identity =
+        rm_ckpt_identity(o->argc, o->argv, o->inputs, o->n_inputs, &k->job, err, sizeof err);
+    if (!k->identity) {
+        if (k->rank == 0)
+            fprintf(stderr, "ringmaster: error: %s\n", err);
+        return RM_EUSAGE;
+    }
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGUSR1, &sa, NULL) != 0)
+        rm_warn("cannot catch SIGTERM and SIGUSR1: a stop will not checkpoint");
+    if (!o->resume)
+        return 0;
+    int rc = rm_resume_load(o->checkpoint_dir, k->identity, k->job, rm_control_comm(k->ctl),
+                            k->shuffle, k->kernel->tasks, k->held_end, &k->resume);
+    if (rc == 0 && k->rank == 0)
+        rm_info("resume: %u tasks start done (outputs loaded from %s); the checkpoint had %llu "
+                "done",
+                k->resume.n, o->checkpoint_dir, (unsigned long long)k->resume.was_done);
     return rc;
 }
 
@@ -686,6 +836,10 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
     if (rc == 0)
         rc = rm_ring_add_many(k->ring, all, (size_t)k->size);
     free(all);
+    if (rc == 0 && kernel->held_outputs)
+        rc = rm_shuffle_create(ctl, (int)opts->compression, 0, &k->shuffle);
+    if (rc == 0)
+        rc = open_checkpoints(k);
     if (rc != 0) {
         rm_farmnode_destroy(k);
         return rc;
@@ -704,6 +858,11 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
         .speculation = opts->speculation,
         .held_outputs = kernel->held_outputs,
         .copies = k->copies,
+        .checkpoint = opts->checkpoint_dir != NULL,
+        .checkpoint_ns = (uint64_t)opts->checkpoint_s * 1000000000ull,
+        .reused_ids = k->resume.ids,
+        .reused_by = k->resume.by,
+        .reused = k->resume.n,
         .stage_state = kernel->stage_state != NULL,
         .bounded_load = opts->bounded_load,
         .leaderless_ns = leaderless < 5000 * RM_NS_PER_MS ? 5000 * RM_NS_PER_MS : leaderless};
@@ -721,13 +880,13 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
                             .holders = io_holders,
                             .need_state = kernel->stage_state ? io_need_state : NULL,
                             .state = kernel->stage_state ? io_state : NULL,
-                            .replicate = io_replicate};
+                            .replicate = io_replicate,
+                            .checkpoint = io_checkpoint,
+                            .checkpointed = io_checkpointed};
     k->roles = calloc((size_t)k->size, sizeof *k->roles);
     rc = k->roles ? rm_farm_create(&fc, &io, &k->farm) : RM_ENOMEM;
     if (rc == 0)
         rc = rm_epochcomm_create(rm_control_comm(ctl), &k->ecomm);
-    if (rc == 0 && kernel->held_outputs)
-        rc = rm_shuffle_create(ctl, (int)opts->compression, 0, &k->shuffle);
     if (rc == 0 && kernel->attach)
         rc = kernel->attach(kernel->ctx, k->rank, k->size, k->shuffle);
     if (rc == 0)
@@ -761,6 +920,8 @@ void rm_farmnode_destroy(struct rm_farmnode *k)
     rm_mailbox_close(&k->mb);
     rm_ring_destroy(k->ring);
     free(k->dead);
+    free(k->identity);
+    rm_resume_free(&k->resume);
     free(k->roles);
     free(k);
 }

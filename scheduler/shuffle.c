@@ -190,6 +190,79 @@ int rm_shuffle_put(struct rm_shuffle *s, uint64_t id, uint32_t n, unsigned char 
     return insert_stored(s, &st, bytes);
 }
 
+int rm_shuffle_each(struct rm_shuffle *s, uint64_t id_end,
+                    int (*fn)(void *arg, uint64_t id, uint32_t n, unsigned char *const *parts,
+                              const size_t *lens),
+                    void *arg)
+{
+    if (!s || !fn)
+        return RM_EINVAL;
+    pthread_mutex_lock(&s->mu);
+    size_t n = 0;
+    uint64_t *ids = malloc((s->n_store ? s->n_store : 1) * sizeof *ids);
+    for (size_t i = 0; ids && i < s->cap_store; i++)
+        if (s->store[i].part && s->store[i].id < id_end)
+            ids[n++] = s->store[i].id;
+    pthread_mutex_unlock(&s->mu);
+    if (!ids)
+        return RM_ENOMEM;
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) { /* one output at a time: the lock stays short */
+        struct stored c = {.id = ids[k]};
+        pthread_mutex_lock(&s->mu);
+        const struct stored *st = &s->store[slot_of(s, ids[k])];
+        if (st->part && st->id == ids[k]) {
+            c.n = st->n;
+            c.part = calloc(st->n ? st->n : 1, sizeof *c.part);
+            c.len = calloc(st->n ? st->n : 1, sizeof *c.len);
+            rc = c.part && c.len ? 0 : RM_ENOMEM;
+            for (uint32_t i = 0; rc == 0 && i < st->n; i++) {
+                if (!(c.part[i] = malloc(st->len[i] ? st->len[i] : 1)))
+                    rc = RM_ENOMEM;
+                else
+                    memcpy(c.part[i], st->part[i], st->len[i]);
+                c.len[i] = st->len[i];
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (rc == 0 && c.part)
+            rc = fn(arg, c.id, c.n, c.part, c.len);
+        free_stored(&c);
+    }
+    free(ids);
+    return rc;
+}
+
+int rm_shuffle_import(struct rm_shuffle *s, uint64_t id, uint32_t n, unsigned char *const *parts,
+                      const size_t *lens)
+{
+    if (!s || (n && (!parts || !lens)))
+        return RM_EINVAL;
+    struct stored st = {.id = id, .n = n};
+    st.part = calloc(n ? n : 1, sizeof *st.part);
+    st.len = calloc(n ? n : 1, sizeof *st.len);
+    int rc = st.part && st.len ? 0 : RM_ENOMEM;
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        unsigned char *raw = NULL;
+        size_t rlen = 0;
+        rc = decode_part(parts[i], lens[i], &raw, &rlen); /* the checksum must hold */
+        free(raw);
+        if (rc == 0 && !(st.part[i] = malloc(lens[i])))
+            rc = RM_ENOMEM;
+        if (rc == 0) {
+            memcpy(st.part[i], parts[i], lens[i]);
+            st.len[i] = lens[i];
+            bytes += lens[i];
+        }
+    }
+    if (rc != 0) {
+        free_stored(&st);
+        return rc;
+    }
+    return insert_stored(s, &st, bytes);
+}
+
 /* Copies stored part `part` of task id (under mu). Returns 0, RM_ENOENT or RM_ENOMEM. */
 static int copy_part(struct rm_shuffle *s, uint64_t id, uint32_t part, unsigned char **out,
                      size_t *len)

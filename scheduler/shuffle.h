@@ -66,6 +66,20 @@ int rm_shuffle_fetch_all(struct rm_shuffle *s, size_t n, const uint32_t *holders
 int rm_shuffle_replicate(struct rm_shuffle *s, uint64_t id, const uint32_t *to, uint32_t n,
                          bool *ok);
 
+/* For checkpoints: calls fn for each output stored here of a task below id_end, one at a time,
+ * with a copy of its parts as stored (compressed, each with its checksum; borrowed for the
+ * call), without holding the store's lock during fn. Stops at fn's first error and returns it;
+ * otherwise 0 or RM_ENOMEM. Worker thread. */
+int rm_shuffle_each(struct rm_shuffle *s, uint64_t id_end,
+                    int (*fn)(void *arg, uint64_t id, uint32_t n, unsigned char *const *parts,
+                              const size_t *lens),
+                    void *arg);
+
+/* Stores task id's output from parts as rm_shuffle_each gave them, once each decodes and
+ * matches its checksum. Returns 0, RM_ECORRUPT (then nothing is stored), RM_ENOMEM. */
+int rm_shuffle_import(struct rm_shuffle *s, uint64_t id, uint32_t n, unsigned char *const *parts,
+                      const size_t *lens);
+
 /* The job is over: every waiting fetch returns RM_ESHUTDOWN now, and later ones at once.
  * Any thread. */
 void rm_shuffle_abort(struct rm_shuffle *s);

@@ -119,9 +119,17 @@ static int apply_init(struct rm_tasktable *tt, const unsigned char *p, size_t le
     uint64_t n = rm_get_u64(p + 1);
     uint32_t max_attempts = rm_get_u32(p + 9), stages = rm_get_u32(p + 13);
     if (n > RM_TT_MAX_TASKS || max_attempts == 0 || stages == 0 || stages > RM_TT_MAX_STAGES ||
-        (len != 21 + 8 * (size_t)stages && len != 25 + 8 * (size_t)stages))
+        len < 21 + 8 * (size_t)stages)
         return RM_EPROTO;
-    uint32_t copies = len == 25 + 8 * (size_t)stages ? rm_get_u32(p + 21 + 8 * (size_t)stages) : 1;
+    size_t base = 21 + 8 * (size_t)stages, reused = 0; /* the optional parts follow base */
+    if (len >= base + 8) {
+        reused = rm_get_u32(p + base + 4);
+        if (reused > n || len != base + 8 + 12 * reused)
+            return RM_EPROTO;
+    } else if (len != base && len != base + 4) {
+        return RM_EPROTO;
+    }
+    uint32_t copies = len >= base + 4 ? rm_get_u32(p + base) : 1;
     if (copies == 0 || copies > RM_TT_MAX_COPIES)
         return RM_EPROTO;
     uint32_t flags = rm_get_u32(p + 17 + 8 * (size_t)stages);
@@ -147,6 +155,16 @@ static int apply_init(struct rm_tasktable *tt, const unsigned char *p, size_t le
     tt->flags = flags;
     for (uint32_t s = 0; s < stages; s++)
         tt->stage_first[s + 1] = tt->stage_first[s] + rm_get_u64(p + 17 + 8 * (size_t)s);
+    for (size_t i = 0; i < reused; i++) { /* done in a checkpoint, outputs loaded again */
+        uint64_t id = rm_get_u64(p + base + 8 + 12 * i);
+        if (id >= n || tt->state[id] == RM_TASK_DONE)
+            continue;
+        tt->state[id] = RM_TASK_DONE;
+        tt->owner[id] = rm_get_u32(p + base + 8 + 12 * i + 8);
+        tt->done++;
+        tt->stage_done[rm_tasktable_stage(tt, id)]++;
+        tt->reused++;
+    }
     return 0;
 }
 
@@ -493,18 +511,35 @@ unsigned char *rm_tt_encode_init_copies(uint64_t tasks, uint32_t max_attempts, u
                                         const uint64_t *counts, uint32_t flags, uint32_t copies,
                                         size_t *len)
 {
-    if (copies == 0 || copies > RM_TT_MAX_COPIES)
+    return rm_tt_encode_init_resume(tasks, max_attempts, stages, counts, flags, copies, NULL, NULL,
+                                    0, len);
+}
+
+unsigned char *rm_tt_encode_init_resume(uint64_t tasks, uint32_t max_attempts, uint32_t stages,
+                                        const uint64_t *counts, uint32_t flags, uint32_t copies,
+                                        const uint64_t *ids, const uint32_t *holders,
+                                        uint32_t reused, size_t *len)
+{
+    if (copies == 0 || copies > RM_TT_MAX_COPIES || reused > tasks || (reused && !ids))
         return NULL;
     unsigned char *p = rm_tt_encode_init_flags(tasks, max_attempts, stages, counts, flags, len);
-    if (!p || copies == 1)
+    if (!p || (copies == 1 && reused == 0))
         return p;
-    unsigned char *q = realloc(p, *len + 4);
+    size_t extra = reused ? 8 + 12 * (size_t)reused : 4;
+    unsigned char *q = realloc(p, *len + extra);
     if (!q) {
         free(p);
         return NULL;
     }
     rm_put_u32(q + *len, copies);
-    *len += 4;
+    if (reused) {
+        rm_put_u32(q + *len + 4, reused);
+        for (uint32_t i = 0; i < reused; i++) {
+            rm_put_u64(q + *len + 8 + 12 * (size_t)i, ids[i]);
+            rm_put_u32(q + *len + 16 + 12 * (size_t)i, holders[i]);
+        }
+    }
+    *len += extra;
     return q;
 }
 
@@ -641,7 +676,7 @@ unsigned char *rm_tt_encode_state(uint32_t stage, const void *data, uint32_t n, 
  *   per task: u8 state, u8 fails, u32 owner, attempt, backup, backup_attempt, issued,
  *   epoch x u32 dead rank,
  *   per stage: u32 state length + 1 (0: none yet), then the state's bytes,
- *   u32 copies, u64 saved, u64 recopied, n x (copies - 1) x u32 replica.
+ *   u32 copies, u64 saved, u64 recopied, u64 reused, n x (copies - 1) x u32 replica.
  * Done and assigned counts are derived on decode, never trusted. */
 #define SNAP_HEAD 88u
 #define SNAP_REC 22u
@@ -654,7 +689,7 @@ int rm_tasktable_encode(const struct rm_tasktable *tt, unsigned char **out, size
     for (uint32_t s = 0; tt->initialized && s < tt->stages; s++)
         *len += 4 + (tt->stage_state[s] ? tt->state_len[s] : 0);
     uint32_t copies = tt->initialized ? tt->copies : 1;
-    *len += 20 + (size_t)tt->n * (copies - 1) * 4;
+    *len += 28 + (size_t)tt->n * (copies - 1) * 4;
     unsigned char *p = malloc(*len);
     if (!p)
         return RM_ENOMEM;
@@ -699,7 +734,8 @@ int rm_tasktable_encode(const struct rm_tasktable *tt, unsigned char **out, size
     rm_put_u32(q, copies);
     rm_put_u64(q + 4, tt->saved);
     rm_put_u64(q + 12, tt->recopied);
-    q += 20;
+    rm_put_u64(q + 20, tt->reused);
+    q += 28;
     for (size_t i = 0; i < (size_t)tt->n * (copies - 1); i++)
         rm_put_u32(q + 4 * i, tt->replica[i]);
     *out = p;
@@ -787,18 +823,19 @@ int rm_tasktable_decode(struct rm_tasktable *tt, const void *data, size_t len)
         t.state_len[s] = k - 1;
         at += k - 1;
     }
-    if (rc == 0 && len - at < 20)
+    if (rc == 0 && len - at < 28)
         rc = RM_EPROTO;
     uint32_t copies = rc == 0 ? rm_get_u32(p + at) : 1;
     if (rc == 0 && (copies == 0 || copies > RM_TT_MAX_COPIES || (!t.initialized && copies != 1) ||
-                    (len - at - 20) / 4 / (copies > 1 ? copies - 1 : 1) < (copies > 1 ? n : 0)))
+                    (len - at - 28) / 4 / (copies > 1 ? copies - 1 : 1) < (copies > 1 ? n : 0)))
         rc = RM_EPROTO;
     if (rc == 0)
         rc = alloc_replicas(&t, copies);
     if (rc == 0) {
         t.saved = rm_get_u64(p + at + 4);
         t.recopied = rm_get_u64(p + at + 12);
-        at += 20;
+        t.reused = rm_get_u64(p + at + 20);
+        at += 28;
         for (size_t i = 0; i < (size_t)n * (copies - 1); i++, at += 4)
             t.replica[i] = rm_get_u32(p + at);
     }

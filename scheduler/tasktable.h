@@ -16,10 +16,12 @@
  *
  * Entry payloads (little-endian):
  *   INIT   u8 op=1, u64 tasks, u32 max_attempts, u32 stages, stages x u64 count, u32 flags
- *          [, u32 copies]    defines the job; first entry only; stage s holds the next count[s]
+ *          [, u32 copies     defines the job; first entry only; stage s holds the next count[s]
+ *          [, u32 n, n x (u64 id, u32 holder)]]
  *                            ids; flags: RM_TT_HELD_OUTPUTS; copies: of each held output, the
  *                            holder's and copies - 1 replicas (1 when absent; at most
- *                            RM_TT_MAX_COPIES)
+ *                            RM_TT_MAX_COPIES); the n tasks start done, held by holder (a
+ *                            resumed job: their outputs were loaded from a checkpoint)
  *   ASSIGN u8 op=2, u32 owner, u32 n, n x u64 id
  *                            pending, and every earlier stage done -> assigned to owner at the
  *                            next attempt
@@ -100,6 +102,7 @@ struct rm_tasktable {
     uint32_t *replica;     /* n x (copies - 1): replica holders of a done task, RM_TT_NONE */
     uint64_t saved;        /* done tasks whose holder died and whose replica took over */
     uint64_t recopied;     /* replicas made again after a death (REPLICA entries that took) */
+    uint64_t reused;       /* tasks that started done: loaded from a checkpoint (INIT) */
     uint32_t stages;
     uint64_t *stage_first; /* stages + 1: stage s is ids [stage_first[s], stage_first[s + 1]) */
     uint64_t *stage_done;  /* per stage */
@@ -151,6 +154,10 @@ unsigned char *rm_tt_encode_done(uint32_t rank, const uint64_t *ids, const uint3
 unsigned char *rm_tt_encode_init_copies(uint64_t tasks, uint32_t max_attempts, uint32_t stages,
                                         const uint64_t *counts, uint32_t flags, uint32_t copies,
                                         size_t *len);
+unsigned char *rm_tt_encode_init_resume(uint64_t tasks, uint32_t max_attempts, uint32_t stages,
+                                        const uint64_t *counts, uint32_t flags, uint32_t copies,
+                                        const uint64_t *ids, const uint32_t *holders,
+                                        uint32_t reused, size_t *len);
 unsigned char *rm_tt_encode_done_r(uint32_t rank, const uint64_t *ids, const uint32_t *attempts,
                                    const uint32_t *replicas, uint32_t copies, uint32_t n,
                                    size_t *len);

@@ -158,7 +158,7 @@ static void test_snapshot_roundtrip(void)
     snap[0] ^= 1;
     CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len), RM_EPROTO);
     snap[0] ^= 1;
-    snap[len - 20 - 4 - 22] = 7; /* an impossible task state (the last task's record; then
+    snap[len - 28 - 4 - 22] = 7; /* an impossible task state (the last task's record; then
                                   * the one stage's state length, copies and counters) */
     CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len), RM_EPROTO);
     CU_ASSERT_EQUAL(copy.done, 1);
@@ -442,6 +442,7 @@ static void test_replicas(void)
     CU_ASSERT_EQUAL(copy.saved, 2);
     CU_ASSERT_EQUAL(copy.replica[2], 5);
     CU_ASSERT_EQUAL(copy.recopied, 1);
+    CU_ASSERT_EQUAL(copy.reused, 0);
     CU_ASSERT_EQUAL(rm_tasktable_decode(&copy, snap, len - 4), RM_EPROTO);
     free(snap);
     rm_tasktable_close(&copy);
@@ -450,6 +451,28 @@ static void test_replicas(void)
         CU_ASSERT_EQUAL(rm_tasktable_apply(&tt, e_, len - 1), RM_EPROTO);
         free(e_);
     }
+    rm_tasktable_close(&tt);
+}
+
+/* A resumed job's INIT: the tasks it names start done, held where their outputs were loaded. */
+static void test_init_resume(void)
+{
+    struct rm_tasktable tt;
+    rm_tasktable_init(&tt);
+    uint64_t counts[] = {3, 2}, ids[] = {0, 2, 2, 9};
+    uint32_t holders[] = {1, 0, 1, 1};
+    size_t len;
+    unsigned char *e =
+        rm_tt_encode_init_resume(5, 3, 2, counts, RM_TT_HELD_OUTPUTS, 2, ids, holders, 4, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_EQUAL(rm_tasktable_apply(&tt, e, len - 1), RM_EPROTO); /* cut short */
+    apply_owned(&tt, e, len); /* 2 named twice: once; 9 does not exist: ignored */
+    CU_ASSERT_EQUAL(tt.done, 2);
+    CU_ASSERT_EQUAL(tt.reused, 2);
+    CU_ASSERT_EQUAL(tt.state[0], RM_TASK_DONE);
+    CU_ASSERT_EQUAL(tt.owner[2], 0);
+    CU_ASSERT_EQUAL(tt.state[1], RM_TASK_PENDING);
+    CU_ASSERT_EQUAL(tt.stage_done[0], 2);
     rm_tasktable_close(&tt);
 }
 
@@ -559,6 +582,7 @@ int main(void)
     CU_add_test(s, "malformed entries refused", test_malformed_entries);
     CU_add_test(s, "stage state: first stands, snapshots, damage refused", test_stage_state);
     CU_add_test(s, "replicas take over a dead holder's outputs", test_replicas);
+    CU_add_test(s, "a resumed job's INIT starts tasks done", test_init_resume);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
