@@ -240,6 +240,22 @@ static int commit_file(const char *tmp, const char *final)
     return rc;
 }
 
+/* Closes a file written under tmp and, if all went well, commits it as final; otherwise says
+ * why in err and removes tmp. Returns rc, or the error closing or committing met. */
+static int finish_file(hid_t f, int rc, const char *tmp, const char *final, char *err, size_t cap)
+{
+    if (f >= 0 && H5Fclose(f) < 0 && rc == 0)
+        rc = RM_EIO;
+    if (rc == 0)
+        rc = commit_file(tmp, final);
+    if (rc != 0) {
+        snprintf(err, cap, "writing the checkpoint %s: %s", final,
+                 rc == RM_ENOMEM ? "out of memory" : errno ? strerror(errno) : "HDF5 error");
+        unlink(tmp);
+    }
+    return rc;
+}
+
 static void rank_path(char *buf, size_t cap, const char *dir, int rank)
 {
     snprintf(buf, cap, "%s/rank-%05d.h5", dir, rank);
@@ -314,17 +330,7 @@ int rm_ckpt_write_rank(const char *dir, int rank, uint64_t job, int level, struc
          put_attr(f, "compression", H5T_NATIVE_INT, &level) ||
          put_data(f, "/data", H5T_NATIVE_UCHAR, H5T_STD_U8LE, 1, &dd, c.data, 0, true)))
         rc = RM_EIO;
-    if (f >= 0 && H5Fclose(f) < 0 && rc == 0)
-        rc = RM_EIO;
-    if (rc == 0)
-        rc = commit_file(tmp, final);
-    if (rc != 0) {
-        snprintf(err, cap, "writing the checkpoint %s: %s", final,
-                 rc == RM_ENOMEM ? "out of memory"
-                 : errno         ? strerror(errno)
-                                 : "HDF5 error");
-        unlink(tmp);
-    }
+    rc = finish_file(f, rc, tmp, final, err, cap);
     *records = c.records;
     *bytes = c.bytes;
     free(c.index);
@@ -480,16 +486,7 @@ int rm_ckpt_write_job(const char *dir, const char *identity, uint64_t job, uint3
         rc = RM_EIO;
     if (str >= 0)
         H5Tclose(str);
-    if (f >= 0 && H5Fclose(f) < 0 && rc == 0)
-        rc = RM_EIO;
-    if (rc == 0)
-        rc = commit_file(tmp, final);
-    if (rc != 0) {
-        snprintf(err, cap, "writing the checkpoint %s: %s", final,
-                 errno ? strerror(errno) : "HDF5 error");
-        unlink(tmp);
-    }
-    return rc;
+    return finish_file(f, rc, tmp, final, err, cap);
 }
 
 int rm_ckpt_read_job(const char *dir, char **identity, uint64_t *job, uint32_t *ranks,

@@ -143,6 +143,15 @@ static int decode_part(const unsigned char *p, size_t len, unsigned char **raw, 
     return 0;
 }
 
+/* An empty record of n parts for task id. 0 or RM_ENOMEM (st is then safe to free). */
+static int new_stored(struct stored *st, uint64_t id, uint32_t n)
+{
+    *st = (struct stored){.id = id, .n = n};
+    st->part = calloc(n ? n : 1, sizeof *st->part);
+    st->len = calloc(n ? n : 1, sizeof *st->len);
+    return st->part && st->len ? 0 : RM_ENOMEM;
+}
+
 /* Puts st (owned) into the store, replacing an earlier copy of its task. 0 or RM_ENOMEM (st is
  * freed). */
 static int insert_stored(struct rm_shuffle *s, struct stored *st, uint64_t bytes)
@@ -172,10 +181,8 @@ int rm_shuffle_put(struct rm_shuffle *s, uint64_t id, uint32_t n, unsigned char 
 {
     if (!s || (n && (!bufs || !lens)))
         return RM_EINVAL;
-    struct stored st = {.id = id, .n = n};
-    st.part = calloc(n ? n : 1, sizeof *st.part);
-    st.len = calloc(n ? n : 1, sizeof *st.len);
-    int rc = st.part && st.len ? 0 : RM_ENOMEM;
+    struct stored st;
+    int rc = new_stored(&st, id, n);
     uint64_t bytes = 0;
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
         st.part[i] = encode_part(s->level, bufs[i], lens[i], &st.len[i]);
@@ -238,10 +245,8 @@ int rm_shuffle_import(struct rm_shuffle *s, uint64_t id, uint32_t n, unsigned ch
 {
     if (!s || (n && (!parts || !lens)))
         return RM_EINVAL;
-    struct stored st = {.id = id, .n = n};
-    st.part = calloc(n ? n : 1, sizeof *st.part);
-    st.len = calloc(n ? n : 1, sizeof *st.len);
-    int rc = st.part && st.len ? 0 : RM_ENOMEM;
+    struct stored st;
+    int rc = new_stored(&st, id, n);
     uint64_t bytes = 0;
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
         unsigned char *raw = NULL;
