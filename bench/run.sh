@@ -62,6 +62,8 @@ save wordcount timeout 3600 python3 "$here/bench_wordcount.py" "$build" \
 save iterative timeout 3600 python3 "$here/bench_iterative.py" "$build" || status=1
 save replicas timeout 3600 python3 "$here/bench_replicas.py" "$build" --mb "${BENCH_WC_MB:-1024}" \
     || status=1
+save checkpoint timeout 3600 python3 "$here/bench_checkpoint.py" "$build" \
+    --mb "${BENCH_WC_MB:-1024}" || status=1
 save false_positives timeout 4000 python3 "$here/bench_runtime.py" falsepos "$rm_bin" \
     --seconds "${BENCH_FALSEPOS_SECONDS:-600}" || status=1
 echo "bench: results in $out" >&2
