@@ -100,10 +100,25 @@ t.check(dump.returncode == 0 and all(f'DATASET "{n}"' in dump.stdout
 t.check(reused >= 48, f"(b) only {reused} tasks reused: the 48 map tasks (24 MB in 512K splits) "
         "should all be")
 
-# (c) SIGUSR1 to mpirun.
+# (c) SIGUSR1 to mpirun; resumed on a single rank.
 ck_usr = os.path.join(work, "ck-usr1")
 os.makedirs(ck_usr)
 stop_mid_job("usr1", ck_usr, "usr1")
+(reused, again), _ = resume("one-rank", ck_usr, 1)
+t.check(reused >= 48, f"(c) one rank: only {reused} tasks reused")
+
+# (c2) --checkpoint-interval: checkpoints during a long map stage too.
+out = os.path.join(work, "interval.tsv")
+ck_int = os.path.join(work, "ck-interval")
+os.makedirs(ck_int)
+job = t.Job(3, [ringmaster] + BASE + ["--output", out, "--checkpoint-dir", ck_int,
+                                      "--checkpoint-interval", "1"],
+            extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "0:150"})
+rc = job.wait(timeout=120)
+check_output("interval", out)
+rounds = re.findall(r"checkpoint (\d+) written", job.stderr())
+t.check(len(rounds) >= 3, f"(c2) {len(rounds)} checkpoints written, expected one a second in a "
+        "map stage of about 3.6 s, and one at its end")
 
 # (d) damaged rank files.
 bad = os.path.join(work, "ck-bad")
