@@ -10,10 +10,9 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 
-from bench_wordcount import JOB_TIME, run, summary, warm
+from bench_wordcount import JOB_TIME, corpus_of, run, summary
 
 TARGET = 1.05
 
@@ -25,14 +24,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--timeout", type=float, default=900)
     a = ap.parse_args()
-    data = os.path.join(a.build, "bench-data")
-    os.makedirs(data, exist_ok=True)
-    corpus = os.path.join(data, f"corpus-{a.mb}M.txt")
-    if not os.path.exists(corpus) or os.path.getsize(corpus) != a.mb << 20:
-        subprocess.run([os.path.join(a.build, "bin", "gen_corpus"), "--bytes", f"{a.mb}M",
-                        "--seed", "1", "--out", corpus + ".tmp"], check=True, timeout=a.timeout)
-        os.replace(corpus + ".tmp", corpus)
-    warm(corpus)
+    corpus, data = corpus_of(a.build, a.mb, a.timeout)
     rm = os.path.join(a.build, "bin", "ringmaster")
     walls = {1: [], 2: []}
     jobs = {1: [], 2: []}

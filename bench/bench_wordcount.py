@@ -84,6 +84,21 @@ def warm(path):
             pass
 
 
+def corpus_of(build, mb, timeout):
+    """The generated corpus of mb MiB in BUILD/bench-data (made once, seed 1), read once into the
+    page cache; returns (its path, the data folder)."""
+    data = os.path.join(build, "bench-data")
+    os.makedirs(data, exist_ok=True)
+    corpus = os.path.join(data, f"corpus-{mb}M.txt")
+    if not os.path.exists(corpus) or os.path.getsize(corpus) != mb << 20:
+        print(f"bench: generating {corpus}", file=sys.stderr)
+        subprocess.run([os.path.join(build, "bin", "gen_corpus"), "--bytes", f"{mb}M", "--seed",
+                        "1", "--out", corpus + ".tmp"], check=True, timeout=timeout)
+        os.replace(corpus + ".tmp", corpus)
+    warm(corpus)
+    return corpus, data
+
+
 def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values),
             "n": len(values)}
@@ -98,17 +113,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=900)
     a = ap.parse_args()
     bindir = os.path.join(a.build, "bin")
-    data = os.path.join(a.build, "bench-data")
-    os.makedirs(data, exist_ok=True)
-    corpus = os.path.join(data, f"corpus-{a.mb}M.txt")
-    if not os.path.exists(corpus) or os.path.getsize(corpus) != a.mb << 20:
-        print(f"bench_wordcount: generating {corpus}", file=sys.stderr)
-        subprocess.run([os.path.join(bindir, "gen_corpus"), "--bytes", f"{a.mb}M", "--seed",
-                        "1", "--out", corpus + ".tmp"], check=True, timeout=a.timeout)
-        os.replace(corpus + ".tmp", corpus)
+    corpus, data = corpus_of(a.build, a.mb, a.timeout)
     size = os.path.getsize(corpus)
     mb = size / 1e6
-    warm(corpus)
     ref = os.path.join(data, "serial.tsv")
     rm = os.path.join(bindir, "ringmaster")
     variants = {
