@@ -485,6 +485,7 @@ int rm_kernel_kmeans_open(const struct rm_options *opts, int rank, struct rm_far
                                    .stages = stages,
                                    .stage_tasks = k->stage_tasks,
                                    .held_outputs = true,
+                                   .input_bytes = k->d.rows * k->d.cols * 8,
                                    .attach = km_attach,
                                    .holders = km_holders,
                                    .stage_state = km_stage_state,

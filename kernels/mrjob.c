@@ -120,6 +120,7 @@ void rm_mrjob_kernel(struct rm_mrjob *j, struct rm_farm_kernel *k)
     k->stages = 2;
     k->stage_tasks = j->stage_tasks;
     k->held_outputs = true;
+    k->input_bytes = j->in_bytes;
     k->attach = rm_mrjob_attach;
     k->holders = rm_mrjob_holders;
     k->keys = rm_mrjob_keys;

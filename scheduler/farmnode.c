@@ -17,6 +17,7 @@
 #include "runtime/raftnode.h"
 #include "runtime/status.h"
 #include "scheduler/checkpoint.h"
+#include "scheduler/progress.h"
 #include "scheduler/resume.h"
 #include "scheduler/ring.h"
 
@@ -79,6 +80,7 @@ struct rm_farmnode {
      * and the latest written (worker thread): a request is served before the next task */
     atomic_uint_fast64_t ckpt_asked;
     uint64_t ckpt_written;
+    struct rm_progress progress; /* the leader's progress line (control thread) */
     atomic_bool over; /* the job has ended (set by the control thread, read by the worker) */
 };
 
@@ -144,6 +146,7 @@ static void io_ended(void *ctx, int status)
     struct rm_farmnode *k = ctx;
     k->status = status;
     atomic_store(&k->over, true);
+    rm_progress_end(&k->progress);
     rm_shuffle_abort(k->shuffle); /* a copy still fetching its inputs gives up now */
     /* The job is over: the control loop finishes its sends and stops, so the failure detector
      * does not go on to report ranks that simply exited while this rank's worker still runs
@@ -324,6 +327,9 @@ static void on_tick(struct rm_control *c, void *ctx, uint64_t now)
     struct rm_farmnode *k = ctx;
     (void)c;
     rm_farm_tick(k->farm, now);
+    if (!atomic_load(&k->over) && rm_farm_leader_rank(k->farm) == k->rank)
+        rm_progress_tick(&k->progress, now, rm_farm_table(k->farm), k->kernel->input_bytes,
+                         (uint32_t)k->size, k->rank, rm_farm_leader_term(k->farm));
     if (stop_signal && !k->stop_seen) {
         k->stop_seen = true;
         rm_farm_stop(k->farm);
@@ -816,6 +822,7 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
     k->rank = rm_control_rank(ctl);
     k->size = rm_control_size(ctl);
     k->slow_ms = slow_fault(k->rank);
+    rm_progress_init(&k->progress, opts->verbosity < 0);
     k->fail_task = fail_fault();
     slow_stage_fault(k);
     int rc = rm_mailbox_init(&k->mb);

@@ -34,6 +34,7 @@ struct rm_farm_kernel {
     uint64_t tasks;
     uint32_t stages;             /* at least 1 */
     const uint64_t *stage_tasks; /* per stage; borrowed until rm_farmnode_destroy */
+    uint64_t input_bytes;        /* the job's input, for the progress line's rate; 0 unknown */
     /* Outputs of tasks done in all stages but the last live in their holders' memory, in the
      * shuffle store (shuffle.h), and are lost with them: the farm then recomputes them. */
     bool held_outputs;

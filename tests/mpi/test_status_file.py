@@ -3,6 +3,7 @@ follows a leader change (SIGKILL of the leader), marks the dead rank, and ends "
 task counted. A status file in a missing directory is a usage error (exit 2, one line)."""
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -53,6 +54,16 @@ if killed is not None:
     t.check(final["ranks"][killed]["role"] == "dead", f"rank {killed} is not shown dead")
     t.check(final["leader"] != killed and final["term"] > 1, "final leader/term")
     t.check(final["epoch"] >= 1, "the epoch did not advance after a death")
+
+# The progress line: plain lines in a log (here every 0.2 s, instead of 10), none with --quiet.
+for quiet in (False, True):
+    job2 = t.Job(3, [ringmaster, "run", "noop", "--tasks", "400", "--task-ms", "5"] +
+                 (["--quiet"] if quiet else []), extra_env={"RINGMASTER_PROGRESS_S": "0.2"})
+    rc2 = job2.wait(timeout=60)
+    lines = re.findall(r"^progress: \d+/400 tasks, .*ETA .* ranks alive, \d+ dead, leader \d+ "
+                       r"\(term \d+\), \d+ rescheduled$", job2.stderr(), re.M)
+    t.check(rc2 is not None and (len(lines) == 0 if quiet else len(lines) >= 2),
+            f"progress lines ({'quiet' if quiet else 'default'}): {len(lines)}")
 
 p = subprocess.run([ringmaster, "run", "noop", "--status", "/nonexistent/dir/s.json"],
                    capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
