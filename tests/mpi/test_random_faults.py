@@ -1,4 +1,6 @@
 """Random faults at random moments. Each trial runs 6 ranks (3 voters) and, from a seed,
+runs noop (even seeds) or wordcount with replicated map outputs (odd seeds: its output must
+match a count made here), and
 picks one or two victims (any rank, the leader included), how to hit each (SIGKILL, or SIGSTOP
 then SIGCONT after 3x the suspicion timeout) and when (0.3-2.5 s in). Every trial must end on
 its own, and either finish with every task done exactly once, or fail clearly: with the
@@ -8,8 +10,11 @@ that replays it.
 
 Usage: test_random_faults.py RINGMASTER [--trials N] [--seed S]"""
 import argparse
+import collections
+import os
 import random
 import re
+import subprocess
 import time
 
 import rmtest as t
@@ -21,6 +26,21 @@ ap.add_argument("--seed", type=int, default=None)
 a = ap.parse_args()
 TASKS = 600
 ELECTED = re.compile(r"elected leader: rank (\d+) \(pid \d+\), term (\d+)")
+
+
+def wordcount_input():
+    """A 4 MB corpus (made once) and its expected wordcount output."""
+    if not hasattr(wordcount_input, "cached"):
+        work = t.tempfile.mkdtemp(prefix="rmrf.")
+        corpus = os.path.join(work, "corpus.txt")
+        gen = os.path.join(os.path.dirname(os.path.abspath(a.ringmaster)), "gen_corpus")
+        subprocess.run([gen, "--bytes", "4M", "--seed", "9", "--out", corpus], check=True,
+                       timeout=60)
+        counts = collections.Counter(w.lower() for w in
+                                     re.findall(rb"[A-Za-z]+", open(corpus, "rb").read()))
+        expected = b"".join(w + b"\t" + str(n).encode() + b"\n" for w, n in sorted(counts.items()))
+        wordcount_input.cached = (work, corpus, expected)
+    return wordcount_input.cached
 
 
 def plan(seed):
@@ -38,8 +58,16 @@ def leader_now(err):
 
 def trial(seed):
     steps = sorted(plan(seed), key=lambda s: s[2])
-    job = t.Job(6, [a.ringmaster, "run", "noop", "--tasks", str(TASKS), "--task-ms", "25",
-                    "--batch-size", "2", "--voters", "3", "--startup-timeout", "15"])
+    common = ["--voters", "3", "--startup-timeout", "15"]
+    if seed % 2:  # wordcount: 64 map tasks slowed to 120 ms, 6 reduce tasks to 300 ms
+        work, corpus, expected = wordcount_input()
+        wc_out = os.path.join(work, f"out-{seed}.tsv")
+        job = t.Job(6, [a.ringmaster, "run", "wordcount", "--input", corpus, "--output", wc_out,
+                        "--split-size", "64K", "--partitions", "6"] + common,
+                    extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "0:120"})
+    else:
+        job = t.Job(6, [a.ringmaster, "run", "noop", "--tasks", str(TASKS), "--task-ms", "25",
+                        "--batch-size", "2"] + common)
     ranks = job.ranks(6)
     start, hit = time.time(), []
     for victim, how, at in steps:
@@ -60,7 +88,13 @@ def trial(seed):
     rc = job.wait(timeout=120)
     out, err = job.stdout(), job.stderr()
     voters_hit = len([v for v, _, _ in hit if v < 3])
-    finished = f"noop: {TASKS} tasks done" in out
+    if seed % 2:
+        finished = "wordcount: " in out and os.path.exists(wc_out)
+        if finished:
+            t.check(open(wc_out, "rb").read() == expected,
+                    f"wordcount output differs from the reference: seed {seed} (faults {hit})")
+    else:
+        finished = f"noop: {TASKS} tasks done" in out
     majority_lost = "a majority of the Raft group is lost" in err
     # MPI start-up is collective: a rank killed during it cannot be survived, only reported.
     startup_failed = "MPI start-up did not finish" in err and hit and min(h[2] for h in hit) < 1.0
