@@ -250,7 +250,9 @@ static int finish_file(hid_t f, int rc, const char *tmp, const char *final, char
         rc = commit_file(tmp, final);
     if (rc != 0) {
         snprintf(err, cap, "writing the checkpoint %s: %s", final,
-                 rc == RM_ENOMEM ? "out of memory" : errno ? strerror(errno) : "HDF5 error");
+                 rc == RM_ENOMEM ? "out of memory"
+                 : errno         ? strerror(errno)
+                                 : "HDF5 error");
         unlink(tmp);
     }
     return rc;
@@ -401,15 +403,15 @@ static int load_records(hid_t f, const char *path, struct rm_shuffle *s, uint64_
         }
         if (lrc == 0 && id < id_end)
             lrc = rm_shuffle_import(s, id, (uint32_t)np, pp, lens);
-        if (lrc == 0 && id < id_end) {
-            uint64_t *q = realloc(*ids, (*n + 1) * sizeof **ids);
-            if (q) {
+        if (lrc == 0 && id < id_end && (*n & (*n - 1)) == 0) { /* full at 0, 1, 2, 4, ... */
+            uint64_t *q = realloc(*ids, (*n ? 2 * *n : 1) * sizeof **ids);
+            if (q)
                 *ids = q;
-                q[(*n)++] = id;
-            } else {
+            else
                 lrc = RM_ENOMEM;
-            }
         }
+        if (lrc == 0 && id < id_end)
+            (*ids)[(*n)++] = id;
         if (lrc == RM_ECORRUPT)
             fprintf(stderr,
                     "ringmaster: warning: checkpoint %s: the output of task %llu is damaged; "

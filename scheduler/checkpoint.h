@@ -55,7 +55,8 @@ int rm_ckpt_write_rank(const char *dir, int rank, uint64_t job, int level, struc
 
 /* Loads DIR/rank-NNNNN.h5 (written by rank `file`) into s: each record of a task below id_end
  * whose parts verify; a damaged record is named on stderr and skipped. Appends the ids loaded
- * to *ids (malloc'd and grown; *n counts them). Returns 0, RM_ENOENT (no such file) or
+ * to *ids (malloc'd and grown by doubling: pass NULL and 0 first, then what earlier calls left;
+ * *n counts them). Returns 0, RM_ENOENT (no such file) or
  * RM_ECORRUPT (the file cannot be read, or belongs to another job), with a message in err. */
 int rm_ckpt_load_rank(const char *dir, int file, uint64_t job, struct rm_shuffle *s,
                       uint64_t id_end, uint64_t **ids, size_t *n, char *err, size_t cap);
