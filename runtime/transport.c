@@ -8,8 +8,8 @@
 #include "runtime/log.h"
 #include "runtime/reorder.h"
 
-#define RING 16       /* receives kept posted */
-#define FULL_EVERY 256  /* every this many polls, test every request (see progress) */
+#define RING 16        /* receives kept posted */
+#define FULL_EVERY 256 /* every this many polls, test every request (see progress) */
 
 struct batch {
     unsigned char *buf;
@@ -20,7 +20,7 @@ struct batch {
 struct pending_send {
     unsigned char *buf; /* owned until the request completes; NULL once it did */
     int dest;
-    bool pooled;        /* a batch_bytes buffer that goes back to the pool */
+    bool pooled; /* a batch_bytes buffer that goes back to the pool */
 };
 
 #define POOL_MAX 32 /* spare batch buffers kept for reuse */
@@ -38,11 +38,11 @@ struct rm_transport {
     MPI_Request *reqs;       /* RING posted receives (MPI_ANY_SOURCE), then one per pending
                               * send: one MPI_Testsome progresses both */
     unsigned char *ring_buf; /* RING x batch_bytes */
-    bool *deferred_forget;  /* per peer: dead, stash not yet dropped */
-    int order[RING];        /* ring slots, oldest posted receive first (circular from head) */
+    bool *deferred_forget;   /* per peer: dead, stash not yet dropped */
+    int order[RING];         /* ring slots, oldest posted receive first (circular from head) */
     int head;
-    unsigned polls;         /* polls since the last full Testsome */
-    int repost[RING];       /* slots taken and not yet posted again, oldest first */
+    unsigned polls;   /* polls since the last full Testsome */
+    int repost[RING]; /* slots taken and not yet posted again, oldest first */
     int n_repost;
     unsigned char *pool[POOL_MAX]; /* spare batch buffers */
     int n_pool;
@@ -129,6 +129,8 @@ static void ignore_frame(void *ctx, const struct rm_frame_header *h, const void 
     (void)payload;
 }
 
+#define CANCEL_WAIT_S 0.2 /* for every cancelled receive to complete, in all */
+
 void rm_transport_destroy(struct rm_transport *t, int timeout_ms)
 {
     if (!t)
@@ -142,11 +144,20 @@ void rm_transport_destroy(struct rm_transport *t, int timeout_ms)
         if (!live_pending || MPI_Wtime() > until)
             break;
     }
+    /* Cancel the posted receives. A receive that a peer had started to fill before it died can
+     * neither complete nor be cancelled: MPI_Wait on it spins forever (seen here with Open MPI
+     * 4.1 after a rank's death), so each gets a bounded wait and is then abandoned. */
+    double cancel_until = MPI_Wtime() + CANCEL_WAIT_S;
+    bool abandoned = false;
     for (int i = 0; t->reqs && i < RING; i++) {
-        if (t->reqs[i] != MPI_REQUEST_NULL) {
-            MPI_Cancel(&t->reqs[i]);
-            MPI_Wait(&t->reqs[i], MPI_STATUS_IGNORE);
-        }
+        if (t->reqs[i] == MPI_REQUEST_NULL)
+            continue;
+        MPI_Cancel(&t->reqs[i]);
+        int done = 0;
+        while (!done && MPI_Wtime() < cancel_until)
+            if (MPI_Test(&t->reqs[i], &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+                break;
+        abandoned |= !done;
     }
     /* Whatever is left may still be read by MPI: leak it rather than free it under MPI. */
     if (t->out)
@@ -156,11 +167,12 @@ void rm_transport_destroy(struct rm_transport *t, int timeout_ms)
     free(t->dead);
     free(t->seq_out);
     free(t->deferred_forget);
-    free(t->ring_buf);
+    if (!abandoned) /* an abandoned receive may still write into it */
+        free(t->ring_buf);
     while (t->n_pool > 0)
         free(t->pool[--t->n_pool]);
     rm_reorder_destroy(t->rx);
-    if (t->n_pend == 0) {
+    if (t->n_pend == 0 && !abandoned) {
         free(t->pend);
         free(t->reqs);
     }
@@ -238,8 +250,7 @@ static int batch_room(struct rm_transport *t, int dest, size_t need)
 }
 
 /* Sends one encoded frame that does not fit a batch as a run of fragments. */
-static int send_fragments(struct rm_transport *t, int dest, const unsigned char *frame,
-                          size_t len)
+static int send_fragments(struct rm_transport *t, int dest, const unsigned char *frame, size_t len)
 {
     int rc = flush_one(t, dest);
     size_t room = t->cfg.batch_bytes - RM_BATCH_HEADER_SIZE;
@@ -249,8 +260,7 @@ static int send_fragments(struct rm_transport *t, int dest, const unsigned char 
         if (!buf)
             return RM_ENOMEM;
         memcpy(buf + RM_BATCH_HEADER_SIZE, frame + off, n);
-        rc = post(t, dest, buf, RM_BATCH_HEADER_SIZE + n, off + n < len ? RM_BATCH_MORE : 0,
-                  false);
+        rc = post(t, dest, buf, RM_BATCH_HEADER_SIZE + n, off + n < len ? RM_BATCH_MORE : 0, false);
         if (rc != 0)
             free(buf);
     }
@@ -281,16 +291,19 @@ int rm_transport_send(struct rm_transport *t, int dest, uint8_t type, const void
     }
     if (len > t->cfg.max_payload)
         return RM_EMSGSIZE;
-    struct rm_frame_header h = {.type = type, .sender = (uint32_t)t->rank,
-                                .length = (uint32_t)len, .term = t->term, .epoch = t->epoch};
+    struct rm_frame_header h = {.type = type,
+                                .sender = (uint32_t)t->rank,
+                                .length = (uint32_t)len,
+                                .term = t->term,
+                                .epoch = t->epoch};
     size_t need = RM_FRAME_HEADER_SIZE + len;
     int rc;
     if (need > t->cfg.batch_bytes - RM_BATCH_HEADER_SIZE)
         rc = send_large(t, dest, &h, payload, len);
     else if ((rc = batch_room(t, dest, need)) == 0) {
         struct batch *b = &t->out[dest];
-        long n = rm_frame_encode(&h, payload, len, b->buf + b->len, b->cap - b->len,
-                                 t->cfg.max_payload);
+        long n =
+            rm_frame_encode(&h, payload, len, b->buf + b->len, b->cap - b->len, t->cfg.max_payload);
         rc = n < 0 ? (int)n : 0;
         if (n > 0)
             b->len += (size_t)n;
@@ -311,8 +324,8 @@ int rm_transport_flush(struct rm_transport *t)
     return first;
 }
 
-int rm__transport_deliver(struct rm_transport_stats *stats, int source, const void *buf,
-                          size_t len, size_t max_payload, rm_frame_fn fn, void *ctx)
+int rm__transport_deliver(struct rm_transport_stats *stats, int source, const void *buf, size_t len,
+                          size_t max_payload, rm_frame_fn fn, void *ctx)
 {
     const unsigned char *p = buf;
     int delivered = 0;
