@@ -36,11 +36,13 @@ head -3 "$out"
 
 echo
 echo "== the same job; its leader is killed (SIGKILL) once the first tasks are done"
+echo "   (its map tasks are slowed by 40 ms each, a test-only setting, so that the job is still"
+echo "   running when the status file first shows progress: unslowed it takes about 0.3 s)"
 status=$demo/status.json
 again=$demo/wordcount-leader-killed.tsv
 rm -f "$status" "$again"
-"${launch[@]}" "$bin/ringmaster" run wordcount --input "$corpus" --output "$again" \
-    --split-size 256K --status "$status" --quiet &
+RINGMASTER_FAULT_SLOW_STAGE=0:40 "${launch[@]}" "$bin/ringmaster" run wordcount \
+    --input "$corpus" --output "$again" --split-size 256K --status "$status" --quiet &
 job=$!
 leader_pid=
 for _ in $(seq 1 200); do
