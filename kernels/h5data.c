@@ -8,6 +8,7 @@
 #include <hdf5.h>
 
 #include "ringmaster.h"
+#include "scheduler/trace.h"
 #include "runtime/frame.h"
 #include "scheduler/ring.h"
 
@@ -173,6 +174,7 @@ int rm_h5data_read(const struct rm_h5data *d, size_t b, double **vals, size_t *n
         *vals = NULL;
         return RM_EIO;
     }
+    rm_trace_count(RM_TRACE_READ, *n * sizeof **vals);
     return 0;
 }
 

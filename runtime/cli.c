@@ -274,11 +274,14 @@ static int check_common(const struct rm_options *o)
                  o->checkpoint_dir);
         return usage_error(err);
     }
-    if (o->status_path && !writable_dir_of(o->status_path)) {
-        snprintf(err, sizeof err, "--status %s: the directory is missing or not writable",
-                 o->status_path);
-        return usage_error(err);
-    }
+    const char *files[][2] = {
+        {"--status", o->status_path}, {"--report", o->report_path}, {"--trace", o->trace_path}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (files[i][1] && !writable_dir_of(files[i][1])) {
+            snprintf(err, sizeof err, "%s %s: the directory is missing or not writable",
+                     files[i][0], files[i][1]);
+            return usage_error(err);
+        }
     return 0;
 }
 

@@ -79,14 +79,16 @@ int rm_control_create(const struct rm_control_config *cfg, struct rm_control **o
     if (MPI_Comm_rank(cfg->comm, &c->rank) != MPI_SUCCESS ||
         MPI_Comm_size(cfg->comm, &c->size) != MPI_SUCCESS)
         goto err_free;
-    struct rm_transport_config tc = {.comm = cfg->comm, .tag = CONTROL_TAG,
-                                     .batch_bytes = cfg->batch_bytes};
+    struct rm_transport_config tc = {
+        .comm = cfg->comm, .tag = CONTROL_TAG, .batch_bytes = cfg->batch_bytes};
     if ((rc = rm_transport_create(&tc, &c->tp)) != 0)
         goto err_free;
     c->now = rm_clock_now(&c->cfg.clock);
-    struct rm_detector_config dc = {.self = (uint32_t)c->rank, .size = (uint32_t)c->size,
+    struct rm_detector_config dc = {.self = (uint32_t)c->rank,
+                                    .size = (uint32_t)c->size,
                                     .heartbeat_ns = cfg->heartbeat_ns,
-                                    .suspect_ns = cfg->suspect_ns, .watchers = cfg->watchers,
+                                    .suspect_ns = cfg->suspect_ns,
+                                    .watchers = cfg->watchers,
                                     .no_self_fence = cfg->no_self_fence};
     if ((rc = rm_detector_init(&c->det, &dc, c->now)) != 0)
         goto err_after_transport;
@@ -436,8 +438,7 @@ void rm_control_destroy(struct rm_control *c)
     free(c);
 }
 
-int rm_control_send(struct rm_control *c, int dest, uint8_t type, const void *payload,
-                    size_t len)
+int rm_control_send(struct rm_control *c, int dest, uint8_t type, const void *payload, size_t len)
 {
     if (c->fenced)
         return RM_ESHUTDOWN;
@@ -475,6 +476,14 @@ int rm_control_size(const struct rm_control *c)
 bool rm_control_is_dead(const struct rm_control *c, int rank)
 {
     return rm_transport_is_dead(c->tp, rank);
+}
+
+uint64_t rm_control_silence(const struct rm_control *c, int rank)
+{
+    if (rank < 0 || rank >= c->size || !c->det.last_heard)
+        return 0;
+    uint64_t heard = c->det.last_heard[rank];
+    return c->now > heard ? c->now - heard : 0;
 }
 
 int rm_control_live_count(const struct rm_control *c)

@@ -109,6 +109,8 @@ bool rm_control_is_dead(const struct rm_control *c, int rank);
 int rm_control_live_count(const struct rm_control *c);
 uint64_t rm_control_now(const struct rm_control *c);
 bool rm_control_fenced(const struct rm_control *c);
+/* How long rank has been silent (ns since this rank last heard from it). Control thread. */
+uint64_t rm_control_silence(const struct rm_control *c, int rank);
 void rm_control_stats(const struct rm_control *c, struct rm_transport_stats *out);
 
 #endif /* RM_CONTROL_H */

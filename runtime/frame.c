@@ -72,14 +72,29 @@ int rm_frame_decode(const void *buf, size_t len, size_t max_payload, struct rm_f
 const char *rm_msg_type_name(unsigned type)
 {
     static const char *const names[RM_MSG_TYPE_COUNT] = {
-        [RM_MSG_INVALID] = "invalid", [RM_MSG_HEARTBEAT] = "heartbeat",
-        [RM_MSG_DEATH] = "death",     [RM_MSG_PING] = "ping",
-        [RM_MSG_PONG] = "pong",       [RM_MSG_ASSIGN] = "assign",
-        [RM_MSG_DONE] = "done",       [RM_MSG_SHUTDOWN] = "shutdown",
-        [RM_MSG_RAFT] = "raft",       [RM_MSG_LEADER] = "leader",
-        [RM_MSG_FAIL] = "fail",       [RM_MSG_STAGE] = "stage",
-        [RM_MSG_FETCH] = "fetch",     [RM_MSG_DATA] = "data",
-        [RM_MSG_REPLICA] = "replica", [RM_MSG_REPLICA_ACK] = "replica-ack",
+        [RM_MSG_INVALID] = "invalid",
+        [RM_MSG_HEARTBEAT] = "heartbeat",
+        [RM_MSG_DEATH] = "death",
+        [RM_MSG_PING] = "ping",
+        [RM_MSG_PONG] = "pong",
+        [RM_MSG_ASSIGN] = "assign",
+        [RM_MSG_DONE] = "done",
+        [RM_MSG_SHUTDOWN] = "shutdown",
+        [RM_MSG_RAFT] = "raft",
+        [RM_MSG_LEADER] = "leader",
+        [RM_MSG_FAIL] = "fail",
+        [RM_MSG_STAGE] = "stage",
+        [RM_MSG_FETCH] = "fetch",
+        [RM_MSG_DATA] = "data",
+        [RM_MSG_REPLICA] = "replica",
+        [RM_MSG_REPLICA_ACK] = "replica-ack",
+        [RM_MSG_REREPLICATE] = "rereplicate",
+        [RM_MSG_REPLICATED] = "replicated",
+        [RM_MSG_CKPT] = "checkpoint",
+        [RM_MSG_CKPT_DONE] = "checkpoint-done",
+        [RM_MSG_STOP] = "stop",
+        [RM_MSG_STATS_ASK] = "stats-ask",
+        [RM_MSG_STATS] = "stats",
     };
-    return type < RM_MSG_TYPE_COUNT ? names[type] : "unknown";
+    return type < RM_MSG_TYPE_COUNT && names[type] ? names[type] : "unknown";
 }

@@ -54,6 +54,8 @@ enum rm_msg_type {
     RM_MSG_CKPT = 18,        /* coordinator -> all: write your checkpoint file */
     RM_MSG_CKPT_DONE = 19,   /* rank -> coordinator: written, or why not */
     RM_MSG_STOP = 20,        /* rank -> coordinator: a stop signal arrived here */
+    RM_MSG_STATS_ASK = 21,   /* finishing leader -> all: send me your trace record */
+    RM_MSG_STATS = 22,       /* rank -> leader: its trace record (trace.h) */
     RM_MSG_TYPE_COUNT        /* one past the last valid type */
 };
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ringmaster.h"
+#include "runtime/jsonout.h"
 
 static const char *const kernels[] = {"grep",     "histogram", "invindex", "kmeans",   "noop",
                                       "pagerank", "sort",      "tasks",    "wordcount"};
@@ -150,6 +151,12 @@ static int parse_valued(struct rm_options *o, const char *name, const char *v, c
         if (!v || !*v)
             return fail(err, len, "option --status needs a file name");
         o->status_path = v;
+        return 0;
+    }
+    if (strcmp(name, "--report") == 0 || strcmp(name, "--trace") == 0) {
+        if (!v || !*v || v[0] == '-')
+            return fail(err, len, "option %s needs a file name", name);
+        *(name[2] == 'r' ? &o->report_path : &o->trace_path) = v;
         return 0;
     }
     if (strcmp(name, "--startup-timeout") == 0)
@@ -569,7 +576,102 @@ void rm_options_print_help(const char *kernel, void *file)
           "                        compact fills one package first; scatter round-robins\n"
           "                        over packages and NUMA nodes [compact]\n"
           "  --status FILE         live status JSON, replaced atomically twice a second\n"
+          "  --report FILE         write the job report there as JSON when the job ends:\n"
+          "                        options, stage times, tasks, failures, bytes, memory\n"
+          "  --trace FILE          write a Chrome trace-event JSON there when the job ends\n"
+          "                        (Perfetto, chrome://tracing, 'ringmaster timeline')\n"
           "  --startup-timeout S   fail (exit 3) if MPI start-up takes longer [120]\n"
           "  --quiet, --verbose    less or more logging on stderr\n",
           f);
+}
+
+/* "name": value pairs of rm_options_json. */
+static void json_u(FILE *f, const char *name, uint64_t v)
+{
+    fprintf(f, ", \"%s\": %" PRIu64, name, v);
+}
+
+static void json_s(FILE *f, const char *name, const char *v)
+{
+    fprintf(f, ", \"%s\": ", name);
+    if (v)
+        rm_json_str(f, v);
+    else
+        fputs("null", f);
+}
+
+/* A double in the fewest digits that read back exactly. */
+static void json_d(FILE *f, const char *name, double v)
+{
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, sizeof buf, "%.17g", v);
+    fprintf(f, ", \"%s\": %s", name, buf);
+}
+
+static void json_b(FILE *f, const char *name, bool v)
+{
+    fprintf(f, ", \"%s\": %s", name, v ? "true" : "false");
+}
+
+static void json_kernel_options(FILE *f, const struct rm_options *o)
+{
+    json_u(f, "split_size", o->split_size);
+    json_u(f, "compression", o->compression);
+    json_u(f, "partitions", o->partitions);
+    json_b(f, "case_sensitive", o->case_sensitive);
+    json_s(f, "pattern", o->pattern);
+    json_s(f, "dataset", o->dataset);
+    json_u(f, "bins", o->bins);
+    json_d(f, "min", o->min);
+    json_d(f, "max", o->max);
+    json_b(f, "have_min", o->have_min);
+    json_b(f, "have_max", o->have_max);
+    json_u(f, "k", o->k);
+    json_u(f, "iterations", o->iterations);
+    json_u(f, "seed", o->seed);
+    json_d(f, "damping", o->damping);
+    json_u(f, "retries", o->retries);
+    json_u(f, "timeout", o->timeout_s);
+    json_u(f, "tasks", o->tasks);
+    json_u(f, "task_ms", o->task_ms);
+    fputs(", \"input\": [", f);
+    for (uint32_t i = 0; i < o->n_inputs; i++) {
+        fputs(i ? ", " : "", f);
+        rm_json_str(f, o->inputs[i]);
+    }
+    fputc(']', f);
+    json_s(f, "output", o->output);
+}
+
+void rm_options_json(const struct rm_options *o, void *file)
+{
+    FILE *f = file;
+    fputs("{\"kernel\": ", f);
+    rm_json_str(f, o->kernel);
+    json_u(f, "heartbeat_ms", o->heartbeat_ms);
+    json_u(f, "suspect_ms", o->suspect_ms);
+    json_u(f, "watchers", o->watchers);
+    json_s(f, "bind", o->bind == RM_BIND_NONE ? "none" : "core");
+    json_s(f, "bind_policy", o->policy == RM_POLICY_SCATTER ? "scatter" : "compact");
+    json_u(f, "batch_size", o->batch_size);
+    json_u(f, "voters", o->voters);
+    json_u(f, "election_timeout_ms", o->election_ms);
+    json_u(f, "snapshot_entries", o->snapshot_entries);
+    json_s(f, "verbosity", o->verbosity < 0 ? "quiet" : o->verbosity > 0 ? "verbose" : "normal");
+    json_s(f, "status", o->status_path);
+    json_s(f, "report", o->report_path);
+    json_s(f, "trace", o->trace_path);
+    json_s(f, "checkpoint_dir", o->checkpoint_dir);
+    json_u(f, "checkpoint_interval", o->checkpoint_s);
+    json_b(f, "resume", o->resume);
+    json_u(f, "startup_timeout", o->startup_s);
+    json_u(f, "max_attempts", o->max_attempts);
+    json_u(f, "replicas", o->replicas);
+    json_u(f, "vnodes", o->vnodes);
+    json_b(f, "speculation", o->speculation);
+    json_d(f, "bounded_load", o->bounded_load);
+    json_kernel_options(f, o);
+    fputc('}', f);
 }

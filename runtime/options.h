@@ -29,6 +29,8 @@ struct rm_options {
     uint32_t snapshot_entries;  /* --snapshot-entries: compact the Raft log this often [4096] */
     int verbosity;              /* --quiet -1, default 0, --verbose 1 */
     const char *status_path;    /* --status FILE: live status JSON [none]; borrowed from argv */
+    const char *report_path;    /* --report FILE: the job report, JSON [none]; borrowed */
+    const char *trace_path;     /* --trace FILE: Chrome trace-event JSON [none]; borrowed */
     const char *checkpoint_dir; /* --checkpoint-dir DIR: HDF5 checkpoints [none]; borrowed */
     uint32_t checkpoint_s;      /* --checkpoint-interval S: also every S seconds [0: never] */
     bool resume;                /* --resume: finish the job checkpointed in checkpoint_dir */
@@ -71,6 +73,11 @@ struct rm_options {
 
 /* Most --input paths accepted. */
 #define RM_OPTIONS_MAX_INPUTS 4096u
+
+/* Writes every option in effect as one JSON object (no newline) to file (a FILE *): what the
+ * job report records so that the run can be reproduced. Can't fail (stdio errors are the
+ * caller's to check on the stream). */
+void rm_options_json(const struct rm_options *opts, void *file);
 
 /* Fills opts with every default. Can't fail. */
 void rm_options_defaults(struct rm_options *opts);

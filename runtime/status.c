@@ -6,24 +6,12 @@
 #include <unistd.h>
 
 #include "ringmaster.h"
+#include "runtime/jsonout.h"
 
 static const char *role_name(uint8_t r)
 {
     static const char *const names[] = {"worker", "voter", "leader", "dead"};
     return r <= RM_ROLE_DEAD ? names[r] : "worker";
-}
-
-/* Writes s as a JSON string (the fields we emit hold host names and cpu lists). */
-static void put_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fputc('\\', f);
-        if ((unsigned char)*s >= 0x20)
-            fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 static void put_ranks(FILE *f, const struct rm_status *st)
@@ -32,9 +20,9 @@ static void put_ranks(FILE *f, const struct rm_status *st)
     for (int r = 0; r < st->size; r++) {
         const struct rm_rank_info *i = &st->ranks[r];
         fprintf(f, "    {\"rank\": %d, \"pid\": %d, \"host\": ", i->rank, i->pid);
-        put_string(f, i->host);
+        rm_json_str(f, i->host);
         fprintf(f, ", \"role\": \"%s\", \"cores\": ", role_name(st->roles[r]));
-        put_string(f, i->cpus);
+        rm_json_str(f, i->cpus);
         fprintf(f, "}%s\n", r + 1 < st->size ? "," : "");
     }
     fputs("  ],\n", f);
@@ -43,12 +31,11 @@ static void put_ranks(FILE *f, const struct rm_status *st)
 int rm_status_write(const char *path, const struct rm_status *st)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
-        return RM_EIO;
-    FILE *f = fopen(tmp, "w");
+    FILE *f = rm_json_open(path, tmp, sizeof tmp);
     if (!f)
         return RM_EIO;
-    fprintf(f, "{\n  \"state\": \"%s\",\n  \"leader\": %d,\n  \"term\": %llu,\n  \"epoch\": %llu,\n",
+    fprintf(f,
+            "{\n  \"state\": \"%s\",\n  \"leader\": %d,\n  \"term\": %llu,\n  \"epoch\": %llu,\n",
             st->state, st->leader, (unsigned long long)st->term, (unsigned long long)st->epoch);
     put_ranks(f, st);
     fprintf(f,
@@ -56,10 +43,5 @@ int rm_status_write(const char *path, const struct rm_status *st)
             "\"rescheduled\": %llu}\n}\n",
             (unsigned long long)st->total, (unsigned long long)st->done,
             (unsigned long long)st->running, (unsigned long long)st->rescheduled);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return RM_EIO;
-    }
-    return 0;
+    return rm_json_commit(f, tmp, path, 0);
 }

@@ -13,6 +13,7 @@
 #include <xxhash.h>
 
 #include "ringmaster.h"
+#include "scheduler/trace.h"
 #include "scheduler/split.h"
 
 #define CHUNK_BYTES ((hsize_t)1 << 20)
@@ -188,6 +189,8 @@ static int put_data(hid_t f, const char *name, hid_t mem, hid_t file_type, int r
     hid_t d = rc == 0 ? H5Dcreate2(f, name, file_type, sp, H5P_DEFAULT, pl, H5P_DEFAULT) : -1;
     if (d < 0 || (total > 0 && H5Dwrite(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0))
         rc = RM_EIO;
+    else
+        rm_trace_count(RM_TRACE_CHECKPOINTED, (uint64_t)total * H5Tget_size(mem));
     if (d >= 0 && H5Dclose(d) < 0)
         rc = RM_EIO;
     if (pl >= 0)

@@ -17,9 +17,12 @@
 #include "runtime/raftnode.h"
 #include "runtime/status.h"
 #include "scheduler/checkpoint.h"
+#include "scheduler/gather.h"
 #include "scheduler/progress.h"
+#include "scheduler/report.h"
 #include "scheduler/resume.h"
 #include "scheduler/ring.h"
+#include "scheduler/trace.h"
 
 enum mail_type {
     MAIL_ASSIGN = 1,
@@ -82,6 +85,10 @@ struct rm_farmnode {
     uint64_t ckpt_written;
     struct rm_progress progress; /* the leader's progress line (control thread) */
     atomic_bool over; /* the job has ended (set by the control thread, read by the worker) */
+    /* --report, --trace: the finishing leader gathers every live rank's trace record */
+    bool reporting, gathered;
+    struct rm_gather gather;
+    uint64_t *stage_end; /* per stage: one past its last task id */
 };
 
 /* ---- the farm's seams ---------------------------------------------------------------------- */
@@ -264,9 +271,15 @@ static void write_status(struct rm_farmnode *k, const char *state)
 static void on_apply(void *ctx, const void *data, size_t len, uint64_t index)
 {
     struct rm_farmnode *k = ctx;
-    uint64_t epoch = rm_farm_table(k->farm)->epoch;
+    const struct rm_tasktable *tt = rm_farm_table(k->farm);
+    uint64_t moved = tt->rescheduled + tt->lost, deaths = tt->epoch;
     rm_farm_apply(k->farm, data, len, index);
-    epoch = rm_farm_table(k->farm)->epoch;
+    if (tt->epoch > deaths && rm_farm_leader_rank(k->farm) == k->rank) {
+        uint64_t now = rm_clock_monotonic_ns();
+        rm_trace_event(RM_TRACE_RESCHEDULE, 0, tt->dead[tt->epoch - 1], 0,
+                       tt->rescheduled + tt->lost - moved, now, now);
+    }
+    uint64_t epoch = tt->epoch;
     if (epoch > k->stamp_epoch) {
         k->stamp_epoch = epoch;
         rm_raftnode_set_epoch(k->raft, epoch);
@@ -276,6 +289,9 @@ static void on_apply(void *ctx, const void *data, size_t len, uint64_t index)
 static void on_leader_changed(void *ctx, int leader, uint64_t term, bool self)
 {
     struct rm_farmnode *k = ctx;
+    uint64_t now = rm_clock_monotonic_ns();
+    if (leader >= 0)
+        rm_trace_event(RM_TRACE_ELECTION, 0, (uint32_t)leader, term, 0, now, now);
     rm_farm_leader(k->farm, leader, term, self);
 }
 
@@ -305,11 +321,38 @@ static void on_message(struct rm_control *c, void *ctx, const struct rm_frame_he
                  (unsigned long long)h->epoch);
 }
 
-static void on_death(struct rm_control *c, void *ctx, uint32_t rank, enum rm_death_cause cause)
+/* STATS_ASK: the finishing leader wants this rank's trace record. */
+static void on_stats_ask(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
+                         const void *payload)
+{
+    struct rm_farmnode *k = ctx;
+    (void)payload;
+    unsigned char *rec = NULL;
+    size_t len = 0;
+    if (!k->reporting || h->length != 0 || rm_trace_encode(&rec, &len) != 0)
+        return;
+    int rc = rm_control_send(c, (int)h->sender, RM_MSG_STATS, rec, len);
+    if (rc != 0 && rc != RM_EDEAD && rc != RM_ESHUTDOWN)
+        rm_warn("sending this rank's trace record to rank %u: %s", h->sender, rm_strerror(rc));
+    free(rec);
+}
+
+static void on_stats(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
+                     const void *payload)
 {
     struct rm_farmnode *k = ctx;
     (void)c;
-    (void)cause;
+    if (k->reporting)
+        rm_gather_put(&k->gather, (int)h->sender, payload, h->length);
+}
+
+static void on_death(struct rm_control *c, void *ctx, uint32_t rank, enum rm_death_cause cause)
+{
+    struct rm_farmnode *k = ctx;
+    uint64_t now = rm_clock_monotonic_ns();
+    bool own = cause == RM_DEATH_SUSPECTED;
+    rm_trace_event(RM_TRACE_FAILURE, own, rank, 0, own ? rm_control_silence(c, (int)rank) : 0, now,
+                   now);
     if ((int)rank < k->size)
         atomic_store(&k->dead[rank], true);
     rm_farm_death(k->farm, rank);
@@ -432,6 +475,20 @@ static void replicate(struct rm_farmnode *k, uint64_t id, unsigned char *reps)
 static int write_checkpoint(struct rm_farmnode *k, uint64_t seq, const unsigned char *data,
                             size_t len, bool job_file);
 
+/* The stage of task id. */
+static uint32_t task_stage(const struct rm_farmnode *k, uint64_t id)
+{
+    uint32_t lo = 0, hi = k->kernel->stages - 1;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (id < k->stage_end[mid])
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
 /* Runs one mailbox batch of (id, attempt) records. */
 static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
 {
@@ -453,6 +510,7 @@ static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
         uint64_t asked = atomic_load(&k->ckpt_asked);
         if (asked > k->ckpt_written && (rc = write_checkpoint(k, asked, NULL, 0, false)) != 0)
             break;
+        uint64_t ts = rm_clock_monotonic_ns(); /* the task's own start, for the trace */
         if (k->slow_ms)
             sleep_ms(k, k->slow_ms);
         if (id >= k->slow_first && id < k->slow_end)
@@ -462,6 +520,7 @@ static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
         if (id == k->fail_task)
             snprintf(err, sizeof err, "injected failure (RINGMASTER_FAULT_FAIL_TASK)");
         uint64_t t1 = rm_clock_monotonic_ns(), us = (t1 - t0) / 1000;
+        rm_trace_task(task_stage(k, id), id, att, trc != 0, ts, t1);
         if (trc != 0 && atomic_load(&k->over))
             break; /* cut short by the end of the job */
         if (trc == RM_EDEAD) {
@@ -620,6 +679,8 @@ static int write_checkpoint(struct rm_farmnode *k, uint64_t seq, const unsigned 
         w->rc =
             rm_ckpt_write_rank(k->opts->checkpoint_dir, k->rank, k->job, (int)k->opts->compression,
                                k->shuffle, k->held_end, &recs, &bytes, err, sizeof err);
+    rm_trace_event(RM_TRACE_CHECKPOINT, 0, job_file, seq, job_file ? len : bytes, t0,
+                   rm_clock_monotonic_ns());
     if (w->rc != 0)
         rm_error("%s", err);
     else if (!job_file)
@@ -632,12 +693,36 @@ static int write_checkpoint(struct rm_farmnode *k, uint64_t seq, const unsigned 
     return rc;
 }
 
+static void ask_stats(struct rm_control *c, void *arg)
+{
+    (void)arg;
+    int rc = rm_control_broadcast(c, RM_MSG_STATS_ASK, NULL, 0);
+    if (rc != 0)
+        rm_warn("report: asking the ranks for their records: %s", rm_strerror(rc));
+}
+
+/* --report, --trace: the finishing leader collects every live rank's trace record before the
+ * job ends (the files are written once it has: see rm_farmnode_run). */
+#define GATHER_NS (5000 * RM_NS_PER_MS)
+
+static void gather_records(struct rm_farmnode *k)
+{
+    rm_gather_open(&k->gather);
+    if (rm_control_call(k->ctl, ask_stats, k) != 0)
+        return;
+    uint32_t n = rm_gather_wait(&k->gather, k->rank, k->dead, GATHER_NS);
+    k->gathered = true;
+    rm_debug("report: %u ranks sent their records", n);
+}
+
 /* The finishing leader writes the output here, off the control thread, then ends the job. */
 static int finish_job(struct rm_farmnode *k)
 {
     int status = 0;
     if (k->kernel->finish && k->kernel->finish(k->kernel->ctx) != 0)
         status = 3;
+    if (k->reporting)
+        gather_records(k);
     struct report *r = malloc(sizeof *r);
     if (!r)
         return RM_ENOMEM;
@@ -647,6 +732,37 @@ static int finish_job(struct rm_farmnode *k)
     if (rc != 0)
         free(r);
     return rc;
+}
+
+/* The leader at the end writes --report and --trace: with every live rank's record when the
+ * job finished, with its own alone when it failed or stopped. */
+static void write_reports(struct rm_farmnode *k, const struct rm_farmnode_summary *s)
+{
+    bool *dead = calloc((size_t)k->size, sizeof *dead);
+    if (!dead)
+        return;
+    for (int r = 0; r < k->size; r++)
+        dead[r] = atomic_load(&k->dead[r]);
+    const struct rm_tasktable *tt = rm_farm_table(k->farm);
+    struct rm_report_job j = {.opts = k->opts,
+                              .kernel = k->kernel->name,
+                              .size = k->size,
+                              .info = k->info,
+                              .dead = dead,
+                              .status = k->status,
+                              .ended = rm_trace_wall(rm_clock_monotonic_ns()),
+                              .tt = tt,
+                              .st = &s->st,
+                              .map_reduce = k->kernel->held_outputs && k->kernel->stages == 2};
+    if (rm_report_files(&j, k->gathered ? k->gather.data : NULL, k->gather.len) == 0 &&
+        k->opts->verbosity >= 0) {
+        if (k->opts->report_path)
+            printf("report: %s\n", k->opts->report_path);
+        if (k->opts->trace_path)
+            printf("trace: %s (open in https://ui.perfetto.dev or 'ringmaster timeline')\n",
+                   k->opts->trace_path);
+    }
+    free(dead);
 }
 
 int rm_farmnode_run(struct rm_farmnode *k, struct rm_farmnode_summary *sum)
@@ -695,6 +811,8 @@ int rm_farmnode_run(struct rm_farmnode *k, struct rm_farmnode_summary *sum)
                (unsigned long long)tt->reused,
                (unsigned long long)(k->resume.was_done - tt->reused),
                (unsigned long long)k->resume.was_done);
+    if (k->reporting && rm_farm_leader_rank(k->farm) == k->rank)
+        write_reports(k, &s);
     if (sum)
         *sum = s;
     return k->status;
@@ -767,6 +885,10 @@ static int register_all(struct rm_farmnode *k)
     for (size_t i = 0; rc == 0 && i < sizeof types; i++)
         rc = rm_control_on(k->ctl, types[i], on_message, k);
     if (rc == 0)
+        rc = rm_control_on(k->ctl, RM_MSG_STATS_ASK, on_stats_ask, k);
+    if (rc == 0)
+        rc = rm_control_on(k->ctl, RM_MSG_STATS, on_stats, k);
+    if (rc == 0)
         rc = rm_control_on_death(k->ctl, on_death, k);
     if (rc == 0)
         rc = rm_control_on_tick(k->ctl, on_tick, k);
@@ -835,6 +957,16 @@ int rm_farmnode_create(struct rm_control *ctl, const struct rm_options *opts,
     k->done_rec = rm_farm_done_rec(k->copies);
     for (uint32_t st = 0; st + 1 < kernel->stages; st++)
         k->held_end += kernel->stage_tasks[st];
+    k->reporting = opts->report_path || opts->trace_path;
+    k->stage_end = calloc(kernel->stages ? kernel->stages : 1, sizeof *k->stage_end);
+    for (uint32_t st = 0; k->stage_end && st < kernel->stages; st++)
+        k->stage_end[st] = (st ? k->stage_end[st - 1] : 0) + kernel->stage_tasks[st];
+    if (!k->stage_end ||
+        (k->reporting && (rm_gather_init(&k->gather, k->size) != 0 ||
+                          rm_trace_enable((uint32_t)k->rank, opts->trace_path != NULL) != 0))) {
+        rm_farmnode_destroy(k);
+        return RM_ENOMEM;
+    }
     k->dead = calloc((size_t)k->size, sizeof *k->dead);
     uint32_t *all = malloc((size_t)k->size * sizeof *all);
     rc = k->dead && all ? rm_ring_create(opts->vnodes, &k->ring) : RM_ENOMEM;
@@ -930,5 +1062,7 @@ void rm_farmnode_destroy(struct rm_farmnode *k)
     free(k->identity);
     rm_resume_free(&k->resume);
     free(k->roles);
+    free(k->stage_end);
+    rm_gather_close(&k->gather);
     free(k);
 }

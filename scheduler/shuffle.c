@@ -12,6 +12,8 @@
 #include <zstd.h>
 
 #include "ringmaster.h"
+#include "scheduler/trace.h"
+#include "runtime/clock.h"
 #include "runtime/frame.h"
 #include "runtime/log.h"
 
@@ -540,6 +542,7 @@ int rm_shuffle_fetch_all(struct rm_shuffle *s, size_t n, const uint32_t *holders
     bool *started = calloc(w ? w : 1, sizeof *started);
     int me = rm_control_rank(s->ctl), rc = win && started ? 0 : RM_ENOMEM;
     size_t next = 0, i = 0; /* requests started up to next; delivered up to i */
+    uint64_t t0 = rm_clock_monotonic_ns(), fetched = 0;
     for (; rc == 0 && i < n; i++) {
         for (; rc == 0 && next < n && next < i + w; next++) {
             if ((int)holders[next] == me)
@@ -560,6 +563,7 @@ int rm_shuffle_fetch_all(struct rm_shuffle *s, size_t n, const uint32_t *holders
         } else {
             rc = finish_request(s, &win[i % w], &buf, &len);
             started[i % w] = false;
+            fetched += len;
         }
         if (rc == 0)
             rc = fn(arg, i, buf, len); /* fn owns buf */
@@ -569,6 +573,8 @@ int rm_shuffle_fetch_all(struct rm_shuffle *s, size_t n, const uint32_t *holders
             break;
     }
     *failed = i;
+    rm_trace_count(RM_TRACE_SHUFFLED, fetched);
+    rm_trace_event(RM_TRACE_SHUFFLE, 0, (uint32_t)i, 0, fetched, t0, rm_clock_monotonic_ns());
     for (size_t k = 0; win && started && k < w; k++)
         if (started[k])
             drop_request(s, &win[k]);
@@ -709,6 +715,8 @@ int rm_shuffle_replicate(struct rm_shuffle *s, uint64_t id, const uint32_t *to, 
         return RM_ENOMEM;
     struct request r[RM_SHUFFLE_MAX_REPLICAS];
     bool started[RM_SHUFFLE_MAX_REPLICAS];
+    uint64_t t0 = rm_clock_monotonic_ns(), sent = 0;
+    uint32_t made = 0;
     for (uint32_t i = 0; i < n; i++) {
         r[i] = (struct request){.holder = to[i]};
         started[i] = (int)to[i] < s->size && start_request(s, &r[i], RM_MSG_REPLICA, msg, len) == 0;
@@ -723,7 +731,11 @@ int rm_shuffle_replicate(struct rm_shuffle *s, uint64_t id, const uint32_t *to, 
         ok[i] = r[i].status == 0;
         s->replicated += ok[i] ? len : 0;
         pthread_mutex_unlock(&s->mu);
+        sent += ok[i] ? len : 0;
+        made += ok[i];
     }
+    rm_trace_count(RM_TRACE_REPLICATED, sent);
+    rm_trace_event(RM_TRACE_REPLICATE, 0, made, id, sent, t0, rm_clock_monotonic_ns());
     return 0;
 }
 

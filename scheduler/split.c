@@ -28,6 +28,8 @@
 
 #include <xxhash.h>
 
+#include "scheduler/trace.h"
+
 /* First step, and largest step, when reading on past a split's end to finish its last line. */
 #define TAIL_STEP_MIN (64u * 1024u)
 #define TAIL_STEP_MAX (16u * 1024u * 1024u)
@@ -570,8 +572,10 @@ static int read_split(const struct rm_input_set *in, const struct rm_split *s, s
     close(t->fd);
     if (rc == 0 && t->len == 0 && !t->buf) /* an empty text still gets its NUL */
         rc = text_reserve(t, 1);
-    if (rc == 0)
+    if (rc == 0) {
         t->buf[t->len] = '\0';
+        rm_trace_count(RM_TRACE_READ, t->len - t->off);
+    }
     return rc;
 }
 
