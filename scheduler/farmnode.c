@@ -89,6 +89,10 @@ struct rm_farmnode {
     bool reporting, gathered;
     struct rm_gather gather;
     uint64_t *stage_end; /* per stage: one past its last task id */
+    /* completions of replicated outputs, reported once their copies are acknowledged
+     * (control thread): n_copied records of done_rec bytes, sent on the next tick */
+    unsigned char *copied;
+    uint32_t n_copied, cap_copied;
 };
 
 /* ---- the farm's seams ---------------------------------------------------------------------- */
@@ -365,10 +369,13 @@ static void on_fence(struct rm_control *c, void *ctx)
     rm_farm_fenced(k->farm);
 }
 
+static void flush_copied(struct rm_farmnode *k);
+
 static void on_tick(struct rm_control *c, void *ctx, uint64_t now)
 {
     struct rm_farmnode *k = ctx;
     (void)c;
+    flush_copied(k);
     rm_farm_tick(k->farm, now);
     if (!atomic_load(&k->over) && rm_farm_leader_rank(k->farm) == k->rank)
         rm_progress_tick(&k->progress, now, rm_farm_table(k->farm), k->kernel->input_bytes,
@@ -450,26 +457,72 @@ static void sleep_ms(struct rm_farmnode *k, uint32_t ms)
     }
 }
 
-/* Copies task id's output (just stored) to the next copies - 1 live ranks of its key's ring,
- * and writes who holds a copy into reps (RM_TT_NONE where a copy could not be made: the task
- * then has fewer copies, and is recomputed sooner if its holders die). */
-static void replicate(struct rm_farmnode *k, uint64_t id, unsigned char *reps)
+/* A completion waiting for its copies (rm_shuffle_replicate_async's arg). */
+struct copying {
+    struct rm_farmnode *k;
+    unsigned char rec[]; /* done_rec bytes */
+};
+
+/* Sends the completions whose copies are over (control thread, every loop pass). */
+static void flush_copied(struct rm_farmnode *k)
+{
+    if (k->n_copied == 0)
+        return;
+    int rc = rm_farm_completed(k->farm, k->copied, k->n_copied);
+    if (rc != 0)
+        rm_error("worker: reporting to the coordinator: %s", rm_strerror(rc));
+    k->n_copied = 0;
+}
+
+/* The copies of a task's output are over: its completion names the ranks that hold one. */
+static void on_copied(void *arg, uint64_t id, const uint32_t *to, const bool *ok, uint32_t n)
+{
+    struct copying *c = arg;
+    struct rm_farmnode *k = c->k;
+    (void)id;
+    for (uint32_t j = 0, w = 0; j < n; j++)
+        if (ok[j])
+            rm_put_u32(c->rec + RM_FARM_DONE_REC + 4 * (size_t)w++, to[j]);
+    if (k->n_copied == k->cap_copied) {
+        uint32_t cap = k->cap_copied ? 2 * k->cap_copied : 64;
+        unsigned char *g = realloc(k->copied, (size_t)cap * k->done_rec);
+        if (!g) { /* report it alone */
+            if (rm_farm_completed(k->farm, c->rec, 1) != 0)
+                rm_error("worker: reporting to the coordinator: out of memory");
+            free(c);
+            return;
+        }
+        k->copied = g;
+        k->cap_copied = cap;
+    }
+    memcpy(k->copied + (size_t)k->n_copied++ * k->done_rec, c->rec, k->done_rec);
+    free(c);
+}
+
+/* Copies task id's output (just stored) to the next copies - 1 live ranks of its key's ring.
+ * Its completion d (done_rec bytes, replicas RM_TT_NONE) is reported once the copies are over,
+ * naming the ranks that hold one (a copy that could not be made leaves RM_TT_NONE: the task
+ * then has fewer copies, and is recomputed sooner if its holders die), while this worker goes
+ * on to its next task. Returns false when d must be reported now (no copy could start). */
+static bool replicate(struct rm_farmnode *k, uint64_t id, const unsigned char *d)
 {
     uint32_t want = k->copies - 1, succ[2 * RM_TT_MAX_COPIES + 2], to[RM_TT_MAX_COPIES], m = 0;
-    for (uint32_t j = 0; j < want; j++)
-        rm_put_u32(reps + 4 * (size_t)j, RM_TT_NONE);
     uint64_t h;
     k->kernel->keys(k->kernel->ctx, id, 1, &h);
     int n = rm_ring_successors(k->ring, h, succ, sizeof succ / sizeof *succ);
     for (int i = 0; i < n && m < want; i++)
         if ((int)succ[i] != k->rank && !atomic_load(&k->dead[succ[i]]))
             to[m++] = succ[i];
-    bool ok[RM_TT_MAX_COPIES];
-    if (m == 0 || rm_shuffle_replicate(k->shuffle, id, to, m, ok) != 0)
-        return;
-    for (uint32_t j = 0, w = 0; j < m; j++)
-        if (ok[j])
-            rm_put_u32(reps + 4 * (size_t)w++, to[j]);
+    struct copying *c = m ? malloc(sizeof *c + k->done_rec) : NULL;
+    if (!c)
+        return false;
+    c->k = k;
+    memcpy(c->rec, d, k->done_rec);
+    if (rm_shuffle_replicate_async(k->shuffle, id, to, m, on_copied, c) != 0) {
+        free(c);
+        return false;
+    }
+    return true;
 }
 
 static int write_checkpoint(struct rm_farmnode *k, uint64_t seq, const unsigned char *data,
@@ -540,10 +593,11 @@ static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
         rm_put_u64(d, id);
         rm_put_u32(d + 8, att);
         rm_put_u32(d + 12, us > UINT32_MAX ? UINT32_MAX : (uint32_t)us);
-        if (k->copies > 1 && id < k->held_end)
-            replicate(k, id, d + RM_FARM_DONE_REC);
-        else if (k->copies > 1)
-            memset(d + RM_FARM_DONE_REC, 0xff, k->done_rec - RM_FARM_DONE_REC);
+        memset(d + RM_FARM_DONE_REC, 0xff, k->done_rec - RM_FARM_DONE_REC); /* RM_TT_NONE */
+        if (k->copies > 1 && id < k->held_end && replicate(k, id, d)) {
+            nd--; /* reported by on_copied */
+            continue;
+        }
         if (nd == 1)
             oldest = t0;
         if (t1 - oldest >= REPORT_NS) {
@@ -1063,6 +1117,7 @@ void rm_farmnode_destroy(struct rm_farmnode *k)
     rm_resume_free(&k->resume);
     free(k->roles);
     free(k->stage_end);
+    free(k->copied);
     rm_gather_close(&k->gather);
     free(k);
 }

@@ -27,7 +27,7 @@ struct stored { /* one task's output */
     size_t *len;
 };
 
-struct request { /* a fetch waiting for its DATA */
+struct request { /* a fetch waiting for its DATA, or a copy waiting for its REPLICA_ACK */
     uint64_t req;
     uint32_t holder;
     bool done;
@@ -35,6 +35,20 @@ struct request { /* a fetch waiting for its DATA */
     unsigned char *data; /* the stored part, malloc'd */
     size_t len;
     struct request *next;
+};
+
+/* An asynchronous copy to several ranks (rm_shuffle_replicate_async), reaped on the control
+ * thread once every one of its requests is done. */
+struct group {
+    uint64_t id;
+    uint32_t n;
+    uint32_t to[RM_SHUFFLE_MAX_REPLICAS];
+    struct request r[RM_SHUFFLE_MAX_REPLICAS];
+    size_t bytes;
+    uint64_t t0;
+    rm_shuffle_copied_fn done;
+    void *arg;
+    struct group *next;
 };
 
 struct rm_shuffle {
@@ -46,6 +60,7 @@ struct rm_shuffle {
     struct stored *store; /* open addressing on id, cap a power of two */
     size_t n_store, cap_store;
     struct request *pending;
+    struct group *groups; /* asynchronous copies in flight (under mu) */
     uint64_t next_req;
     uint64_t held, sent, received, replicated;
     bool *dead;   /* per rank, as this rank's detector found (under mu) */
@@ -357,6 +372,49 @@ static void on_data(struct rm_control *c, void *ctx, const struct rm_frame_heade
     pthread_mutex_unlock(&s->mu);
 }
 
+static void unlink_request(struct rm_shuffle *s, struct request *r);
+
+/* Runs the callbacks of the asynchronous copies whose every request is done. Control thread,
+ * without mu. */
+static void reap_groups(struct rm_shuffle *s)
+{
+    struct group *over = NULL;
+    pthread_mutex_lock(&s->mu);
+    for (struct group **pp = &s->groups; *pp;) {
+        struct group *g = *pp;
+        bool all = true;
+        for (uint32_t i = 0; i < g->n; i++)
+            all = all && g->r[i].done;
+        if (!all) {
+            pp = &g->next;
+            continue;
+        }
+        *pp = g->next;
+        for (uint32_t i = 0; i < g->n; i++)
+            unlink_request(s, &g->r[i]); /* a no-op for one that never started */
+        g->next = over;
+        over = g;
+    }
+    pthread_mutex_unlock(&s->mu);
+    while (over) {
+        struct group *g = over;
+        over = g->next;
+        bool ok[RM_SHUFFLE_MAX_REPLICAS];
+        size_t sent = 0;
+        for (uint32_t i = 0; i < g->n; i++) {
+            ok[i] = g->r[i].status == 0;
+            sent += ok[i] ? g->bytes : 0;
+        }
+        pthread_mutex_lock(&s->mu);
+        s->replicated += sent;
+        pthread_mutex_unlock(&s->mu);
+        rm_trace_count(RM_TRACE_REPLICATED, sent);
+        rm_trace_event(RM_TRACE_REPLICATE, 0, g->n, g->id, sent, g->t0, rm_clock_monotonic_ns());
+        g->done(g->arg, g->id, g->to, ok, g->n);
+        free(g);
+    }
+}
+
 static void on_death(struct rm_control *c, void *ctx, uint32_t rank, enum rm_death_cause cause)
 {
     struct rm_shuffle *s = ctx;
@@ -372,6 +430,7 @@ static void on_death(struct rm_control *c, void *ctx, uint32_t rank, enum rm_dea
         }
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
+    reap_groups(s);
 }
 
 /* A request message (its first 8 bytes are the request number) on its way to a rank. */
@@ -397,6 +456,7 @@ static void send_req(struct rm_control *c, void *arg)
             }
         pthread_cond_broadcast(&s->cv);
         pthread_mutex_unlock(&s->mu);
+        reap_groups(s);
     }
     free(f);
 }
@@ -596,6 +656,7 @@ void rm_shuffle_abort(struct rm_shuffle *s)
         }
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
+    reap_groups(s);
 }
 
 void rm_shuffle_stats(struct rm_shuffle *s, uint64_t *held, uint64_t *sent, uint64_t *received)
@@ -679,27 +740,24 @@ static void on_replica_ack(struct rm_control *c, void *ctx, const struct rm_fram
             pthread_cond_broadcast(&s->cv);
         }
     pthread_mutex_unlock(&s->mu);
+    reap_groups(s);
 }
 
-int rm_shuffle_replicate(struct rm_shuffle *s, uint64_t id, const uint32_t *to, uint32_t n,
-                         bool *ok)
+/* The REPLICA message carrying task id's stored output (malloc'd; its first 8 bytes left for
+ * the request number), or NULL with *rc RM_ENOENT or RM_ENOMEM. */
+static unsigned char *replica_msg(struct rm_shuffle *s, uint64_t id, size_t *len, int *rc)
 {
-    if (!s || (n && (!to || !ok)) || n > RM_SHUFFLE_MAX_REPLICAS)
-        return RM_EINVAL;
-    for (uint32_t i = 0; i < n; i++)
-        ok[i] = false;
-    if (n == 0)
-        return 0;
     pthread_mutex_lock(&s->mu);
     const struct stored *st = s->cap_store ? &s->store[slot_of(s, id)] : NULL;
     if (!st || !st->part) {
         pthread_mutex_unlock(&s->mu);
-        return RM_ENOENT;
+        *rc = RM_ENOENT;
+        return NULL;
     }
-    size_t len = 20 + 4 * (size_t)st->n;
+    *len = 20 + 4 * (size_t)st->n;
     for (uint32_t i = 0; i < st->n; i++)
-        len += st->len[i];
-    unsigned char *msg = malloc(len);
+        *len += st->len[i];
+    unsigned char *msg = malloc(*len);
     if (msg) {
         rm_put_u64(msg + 8, id);
         rm_put_u32(msg + 16, st->n);
@@ -711,8 +769,24 @@ int rm_shuffle_replicate(struct rm_shuffle *s, uint64_t id, const uint32_t *to, 
         }
     }
     pthread_mutex_unlock(&s->mu);
+    *rc = msg ? 0 : RM_ENOMEM;
+    return msg;
+}
+
+int rm_shuffle_replicate(struct rm_shuffle *s, uint64_t id, const uint32_t *to, uint32_t n,
+                         bool *ok)
+{
+    if (!s || (n && (!to || !ok)) || n > RM_SHUFFLE_MAX_REPLICAS)
+        return RM_EINVAL;
+    for (uint32_t i = 0; i < n; i++)
+        ok[i] = false;
+    if (n == 0)
+        return 0;
+    size_t len = 0;
+    int rc;
+    unsigned char *msg = replica_msg(s, id, &len, &rc);
     if (!msg)
-        return RM_ENOMEM;
+        return rc;
     struct request r[RM_SHUFFLE_MAX_REPLICAS];
     bool started[RM_SHUFFLE_MAX_REPLICAS];
     uint64_t t0 = rm_clock_monotonic_ns(), sent = 0;
@@ -736,6 +810,54 @@ int rm_shuffle_replicate(struct rm_shuffle *s, uint64_t id, const uint32_t *to, 
     }
     rm_trace_count(RM_TRACE_REPLICATED, sent);
     rm_trace_event(RM_TRACE_REPLICATE, 0, made, id, sent, t0, rm_clock_monotonic_ns());
+    return 0;
+}
+
+static void reap_call(struct rm_control *c, void *arg)
+{
+    (void)c;
+    reap_groups(arg);
+}
+
+int rm_shuffle_replicate_async(struct rm_shuffle *s, uint64_t id, const uint32_t *to, uint32_t n,
+                               rm_shuffle_copied_fn done, void *arg)
+{
+    if (!s || !done || (n && !to) || n > RM_SHUFFLE_MAX_REPLICAS)
+        return RM_EINVAL;
+    size_t len = 0;
+    int rc;
+    unsigned char *msg = replica_msg(s, id, &len, &rc);
+    struct group *g = msg ? calloc(1, sizeof *g) : NULL;
+    if (!g) {
+        free(msg);
+        return msg ? RM_ENOMEM : rc;
+    }
+    *g = (struct group){
+        .id = id, .n = n, .bytes = len, .t0 = rm_clock_monotonic_ns(), .done = done, .arg = arg};
+    for (uint32_t i = 0; i < n; i++) { /* not done until started and answered */
+        g->to[i] = to[i];
+        g->r[i] =
+            (struct request){.holder = to[i], .done = (int)to[i] >= s->size, .status = RM_EDEAD};
+    }
+    pthread_mutex_lock(&s->mu); /* linked before any request starts: an answer finds it */
+    g->next = s->groups;
+    s->groups = g;
+    pthread_mutex_unlock(&s->mu);
+    for (uint32_t i = 0; i < n; i++) {
+        if ((int)to[i] >= s->size)
+            continue;
+        /* once the last request is out or done, g may be reaped and freed at any moment:
+         * it is not touched again */
+        if (start_request(s, &g->r[i], RM_MSG_REPLICA, msg, len) != 0) {
+            pthread_mutex_lock(&s->mu);
+            g->r[i].done = true;
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
+    free(msg);
+    /* the control thread looks once the requests are out: all may have failed to start */
+    if (rm_control_call(s->ctl, reap_call, s) != 0)
+        rm_debug("copy of task %llu: the control thread is stopping", (unsigned long long)id);
     return 0;
 }
 
@@ -781,6 +903,12 @@ void rm_shuffle_destroy(struct rm_shuffle *s)
         if (s->store[i].part)
             free_stored(&s->store[i]);
     free(s->store);
+    while (s->groups) {
+        struct group *g = s->groups;
+        s->groups = g->next;
+        free(g->arg);
+        free(g);
+    }
     free(s->dead);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);

@@ -66,6 +66,19 @@ int rm_shuffle_fetch_all(struct rm_shuffle *s, size_t n, const uint32_t *holders
 int rm_shuffle_replicate(struct rm_shuffle *s, uint64_t id, const uint32_t *to, uint32_t n,
                          bool *ok);
 
+/* Called once an asynchronous copy is over: ok[i] says whether to[i] holds the output now.
+ * Control thread; arrays borrowed for the call. */
+typedef void (*rm_shuffle_copied_fn)(void *arg, uint64_t id, const uint32_t *to, const bool *ok,
+                                     uint32_t n);
+
+/* Like rm_shuffle_replicate, but returns once the copies are on their way: done(arg, ...)
+ * runs later on the control thread, once every target has answered, refused or died (or the
+ * shuffle was aborted: then nothing is ok). Returns 0 (done will be called once, unless the
+ * shuffle is destroyed first: arg, malloc'd, is then freed), or RM_ENOENT, RM_ENOMEM or
+ * RM_EINVAL (done will not be called; arg stays the caller's). Worker thread. */
+int rm_shuffle_replicate_async(struct rm_shuffle *s, uint64_t id, const uint32_t *to, uint32_t n,
+                               rm_shuffle_copied_fn done, void *arg);
+
 /* For checkpoints: calls fn for each output stored here of a task below id_end, one at a time,
  * with a copy of its parts as stored (compressed, each with its checksum; borrowed for the
  * call), without holding the store's lock during fn. Stops at fn's first error and returns it;
