@@ -110,7 +110,7 @@ size_t rm_json_reader_offset(const struct rm_json_reader *r)
 static int str_append(struct rm_json_reader *r, const char *p, size_t n)
 {
     if (n > r->lim.max_string - r->str_len)
-        return fail(r, "string longer than %zu bytes", r->lim.max_string);
+        return fail_rc(r, RM_EMSGSIZE, "string longer than %zu bytes", r->lim.max_string);
     if (r->str_len + n + 1 > r->str_cap) {
         size_t cap = r->str_cap ? r->str_cap : 64;
         while (cap < r->str_len + n + 1)
@@ -440,7 +440,7 @@ static void skip_ws(struct rm_json_reader *r)
 static int open_container(struct rm_json_reader *r, struct rm_json_token *tok, char c)
 {
     if (r->depth >= r->lim.max_depth)
-        return fail(r, "nesting deeper than %u levels", r->lim.max_depth);
+        return fail_rc(r, RM_EMSGSIZE, "nesting deeper than %u levels", r->lim.max_depth);
     r->stack[r->depth++] = (unsigned char)c;
     r->pos++;
     tok->kind = c == '[' ? RM_JSON_TOK_BEGIN_ARRAY : RM_JSON_TOK_BEGIN_OBJECT;
@@ -624,7 +624,7 @@ static int build(struct rm_json_reader *r, const struct rm_json_token *tok,
 {
     memset(out, 0, sizeof *out);
     if (++*count > r->lim.max_values)
-        return fail(r, "more than %zu values in one tree", r->lim.max_values);
+        return fail_rc(r, RM_EMSGSIZE, "more than %zu values in one tree", r->lim.max_values);
     switch (tok->kind) {
     case RM_JSON_TOK_NULL:
         out->type = RM_JSON_NULL;

@@ -80,7 +80,8 @@ void rm_json_reader_close(struct rm_json_reader *r);
 
 /*
  * Reads the next token into *tok. After RM_JSON_TOK_EOF every call returns it again.
- * Returns 0, RM_EINVAL for malformed input or a limit exceeded, or RM_ENOMEM. An error is
+ * Returns 0, RM_EINVAL for malformed input, RM_EMSGSIZE for a limit exceeded, or RM_ENOMEM.
+ * An error is
  * sticky: later calls return it too, and rm_json_reader_error describes it.
  */
 int rm_json_next(struct rm_json_reader *r, struct rm_json_token *tok);
@@ -139,8 +140,8 @@ struct rm_json_member {
  * Reads the rest of that value from r.
  *  out: filled on success; the caller frees it with rm_json_value_free. Left as a null value on
  *       error.
- * Returns 0, RM_EINVAL (malformed input, a limit exceeded, or first is not a value's start) or
- * RM_ENOMEM; rm_json_reader_error describes it.
+ * Returns 0, RM_EINVAL (malformed input, or first is not a value's start), RM_EMSGSIZE (a limit
+ * exceeded) or RM_ENOMEM; rm_json_reader_error describes it.
  */
 int rm_json_read_value(struct rm_json_reader *r, const struct rm_json_token *first,
                        struct rm_json_value *out);
@@ -153,7 +154,7 @@ int rm_json_skip_value(struct rm_json_reader *r, const struct rm_json_token *fir
  * Parses a whole document buf[0..len) into a tree.
  *  lim: borrowed; NULL for defaults. out: as for rm_json_read_value.
  *  err: borrowed, errlen bytes; receives the one-line reason on failure (may be NULL).
- * Returns 0, RM_EINVAL or RM_ENOMEM.
+ * Returns 0, RM_EINVAL, RM_EMSGSIZE or RM_ENOMEM.
  */
 int rm_json_parse(const char *buf, size_t len, const struct rm_json_limits *lim,
                   struct rm_json_value *out, char *err, size_t errlen);

@@ -107,21 +107,26 @@ static void test_escapes(void)
     check_string("\"\x7f\"", "\x7f", 1);
 }
 
-/* Parses a document that must fail; checks the error names the byte offset at. */
-static void check_bad(const char *doc, size_t at, const char *words)
+/* Parses a document that must fail with rc; checks the error names the byte offset at. */
+static void check_fails(const char *doc, int want, size_t at, const char *words)
 {
     struct rm_json_value v;
     char err[128] = "";
     char where[32];
     int rc = parse(doc, &v, err, sizeof err);
     snprintf(where, sizeof where, "at byte %zu", at);
-    CU_ASSERT_EQUAL(rc, RM_EINVAL);
+    CU_ASSERT_EQUAL(rc, want);
     CU_ASSERT_EQUAL(v.type, RM_JSON_NULL);
     bool ok = strstr(err, where) != NULL && strstr(err, words) != NULL;
     CU_ASSERT(ok);
-    if (rc != RM_EINVAL || !ok)
+    if (rc != want || !ok)
         fprintf(stderr, "\n  %s: got \"%s\", wanted '%s' and '%s'\n", doc, err, words, where);
     rm_json_value_free(&v);
+}
+
+static void check_bad(const char *doc, size_t at, const char *words)
+{
+    check_fails(doc, RM_EINVAL, at, words);
 }
 
 static void test_bad_strings(void)
@@ -275,14 +280,14 @@ static void test_depth(void)
     char *ok = nested(64), *deep = nested(65), *huge = nested(200000);
     CU_ASSERT_EQUAL(parse(ok, &v, err, sizeof err), 0);
     rm_json_value_free(&v);
-    check_bad(deep, 64, "nesting deeper than 64 levels");
-    check_bad(huge, 64, "nesting deeper than 64 levels");
+    check_fails(deep, RM_EMSGSIZE, 64, "nesting deeper than 64 levels");
+    check_fails(huge, RM_EMSGSIZE, 64, "nesting deeper than 64 levels");
     struct rm_json_limits lim = {.max_depth = 3};
     CU_ASSERT_EQUAL(rm_json_parse("[[[1]]]", 7, &lim, &v, err, sizeof err), 0);
     rm_json_value_free(&v);
     CU_ASSERT_EQUAL(rm_json_parse("[[{\"a\":1}]]", 11, &lim, &v, err, sizeof err), 0);
     rm_json_value_free(&v);
-    CU_ASSERT_EQUAL(rm_json_parse("[[[[1]]]]", 9, &lim, &v, err, sizeof err), RM_EINVAL);
+    CU_ASSERT_EQUAL(rm_json_parse("[[[[1]]]]", 9, &lim, &v, err, sizeof err), RM_EMSGSIZE);
     CU_ASSERT_STRING_EQUAL(err, "nesting deeper than 3 levels at byte 3");
     free(ok);
     free(deep);
@@ -296,15 +301,15 @@ static void test_limits(void)
     struct rm_json_limits lim = {.max_string = 4, .max_values = 4};
     CU_ASSERT_EQUAL(rm_json_parse("\"abcd\"", 6, &lim, &v, err, sizeof err), 0);
     rm_json_value_free(&v);
-    CU_ASSERT_EQUAL(rm_json_parse("\"abcde\"", 7, &lim, &v, err, sizeof err), RM_EINVAL);
+    CU_ASSERT_EQUAL(rm_json_parse("\"abcde\"", 7, &lim, &v, err, sizeof err), RM_EMSGSIZE);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "string longer than 4 bytes"));
-    CU_ASSERT_EQUAL(rm_json_parse("{\"abcde\":1}", 11, &lim, &v, err, sizeof err), RM_EINVAL);
+    CU_ASSERT_EQUAL(rm_json_parse("{\"abcde\":1}", 11, &lim, &v, err, sizeof err), RM_EMSGSIZE);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "string longer than 4 bytes"));
     CU_ASSERT_EQUAL(rm_json_parse("\"\\u20AC\\u20AC\"", 14, &lim, &v, err, sizeof err),
-                    RM_EINVAL); /* 6 bytes decoded */
+                    RM_EMSGSIZE); /* 6 bytes decoded */
     CU_ASSERT_EQUAL(rm_json_parse("[1,2,3]", 7, &lim, &v, err, sizeof err), 0);
     rm_json_value_free(&v);
-    CU_ASSERT_EQUAL(rm_json_parse("[1,2,3,4]", 9, &lim, &v, err, sizeof err), RM_EINVAL);
+    CU_ASSERT_EQUAL(rm_json_parse("[1,2,3,4]", 9, &lim, &v, err, sizeof err), RM_EMSGSIZE);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "more than 4 values"));
     CU_ASSERT_EQUAL(v.type, RM_JSON_NULL);
 }
