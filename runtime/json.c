@@ -1,7 +1,6 @@
 /* json.c: see json.h. */
 #include "runtime/json.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -387,7 +386,6 @@ static int read_number(struct rm_json_reader *r, struct rm_json_token *tok)
     if ((rc = str_append(r, r->buf + start, r->pos - start)) != 0)
         return rc;
     r->str[r->str_len] = '\0';
-    errno = 0;
     double v = strtod(r->str, NULL);
     if (isinf(v)) {
         r->pos = start;
