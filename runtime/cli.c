@@ -14,6 +14,7 @@
 #include "runtime/log.h"
 #include "runtime/options.h"
 #include "runtime/pin.h"
+#include "runtime/timeline.h"
 #include "runtime/world.h"
 #include "kernels/kernel.h"
 #include "scheduler/farmnode.h"
@@ -27,7 +28,10 @@ static void usage(FILE *f)
             "      under mpirun: one row per rank: rank, host, pid, bound cores, NUMA node,\n"
             "      and who bound it; --hold-ms keeps the ranks alive N ms for inspection\n"
             "  ringmaster run KERNEL [options]\n"
-            "  ringmaster run KERNEL --help\n\n"
+            "  ringmaster run KERNEL --help\n"
+            "  ringmaster timeline TRACE.json --svg OUT.svg [--width PX]\n"
+            "      draws a --trace file as a Gantt chart: one row per rank, spans by stage,\n"
+            "      failures and elections marked (see 'ringmaster timeline --help')\n\n"
             "Kernels in this build: %s\n\n"
             "Launch under MPI with fault tolerance, for example:\n"
             "  mpirun --enable-recovery -np 4 ringmaster run noop --tasks 10000\n\n"
@@ -322,6 +326,24 @@ static int cmd_run(int argc, char **argv, int *pargc, char ***pargv)
     return rc != 0 ? rc : run_opened(&o, kernel, pargc, pargv);
 }
 
+/* `ringmaster timeline`: no MPI. Every error is an input or usage error (exit 2) except
+ * running out of memory. */
+static int cmd_timeline(int argc, char **argv)
+{
+    struct rm_timeline_options o;
+    char err[512];
+    if (rm_timeline_parse_args(argc, argv, &o, err, sizeof err) != 0)
+        return usage_error(err);
+    if (o.help) {
+        rm_timeline_print_help(stdout);
+        return RM_EXIT_OK;
+    }
+    int rc = rm_timeline_render(&o, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "ringmaster: error: %s\n", err);
+    return rc == 0 ? RM_EXIT_OK : rc == RM_ENOMEM ? RM_EXIT_FAILED : RM_EXIT_USAGE;
+}
+
 int rm_job_main(int argc, char **argv, const struct rm_job *job)
 {
     struct rm_options o;
@@ -363,6 +385,8 @@ int rm_cli_main(int argc, char **argv)
         return cmd_info(argc - 1, argv + 1, &argc, &argv);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 2, argv + 2, &argc, &argv);
+    if (strcmp(cmd, "timeline") == 0)
+        return cmd_timeline(argc - 2, argv + 2);
     char msg[160];
     snprintf(msg, sizeof msg, "unknown command '%s'", cmd);
     return usage_error(msg);
