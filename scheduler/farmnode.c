@@ -466,11 +466,12 @@ struct copying {
 /* Sends the completions whose copies are over (control thread, every loop pass). */
 static void flush_copied(struct rm_farmnode *k)
 {
-    if (k->n_copied == 0)
-        return;
-    int rc = rm_farm_completed(k->farm, k->copied, k->n_copied);
-    if (rc != 0)
-        rm_error("worker: reporting to the coordinator: %s", rm_strerror(rc));
+    for (uint32_t i = 0; i < k->n_copied; i += RM_TT_MAX_BATCH) {
+        uint32_t n = k->n_copied - i < RM_TT_MAX_BATCH ? k->n_copied - i : RM_TT_MAX_BATCH;
+        int rc = rm_farm_completed(k->farm, k->copied + (size_t)i * k->done_rec, n);
+        if (rc != 0)
+            rm_error("worker: reporting to the coordinator: %s", rm_strerror(rc));
+    }
     k->n_copied = 0;
 }
 

@@ -7,6 +7,7 @@
     of every rank that lived (the dead one is marked as not reporting); the trace is valid
     Chrome trace-event JSON with a named track per rank, task spans of both stages that never
     overlap on one rank, shuffle and replica spans, and the failure and election instants;
+    `ringmaster timeline` draws it with a row per rank and the death marked;
 (b) noop with --report alone: no spans are kept, the report still counts every task;
 (c) a report or trace in a missing directory is a usage error: exit 2, one line, no job."""
 import json
@@ -108,6 +109,23 @@ t.check(len(fi) == 1 and fi[0]["args"]["rank"] == killed and fi[0]["s"] == "g", 
 el = [e for e in ev if e["ph"] == "i" and e["cat"] == "election"]
 t.check(len({e["args"]["term"] for e in el}) >= 2, f"elections {el}")
 t.check(any(e["cat"] == "reschedule" for e in ev if e["ph"] == "i"), "no reschedule instant")
+
+# The trace drawn by 'ringmaster timeline': one row per rank, spans of both stages, the death
+svg_path = os.path.join(work, "trace.svg")
+p = subprocess.run([ringmaster, "timeline", trace, "--svg", svg_path], capture_output=True,
+                   text=True, timeout=60, stdin=subprocess.DEVNULL)
+t.check(p.returncode == 0 and os.path.exists(svg_path), f"timeline: {p.returncode} {p.stderr}")
+if os.path.exists(svg_path):
+    import xml.etree.ElementTree as ET
+    NS = "{http://www.w3.org/2000/svg}"
+    svg = ET.parse(svg_path).getroot()
+    cls = lambda e: (e.get("class") or "").split()
+    t.check(len(svg.findall(f".//{NS}g[@class='rank']")) == 5, "timeline: not 5 rows")
+    rects = [e for e in svg.iter(f"{NS}rect") if "span" in cls(e)]
+    t.check(any("stage-0" in cls(e) for e in rects) and any("stage-1" in cls(e) for e in rects),
+            "timeline: no spans of both stages")
+    died = [g for g in svg.iter(f"{NS}g") if cls(g)[:2] == ["marker", "failure"]]
+    t.check([g.get("data-rank") for g in died] == [str(killed)], "timeline: the death marker")
 
 # (b) --report alone on noop: every task counted, no spans kept
 report2 = os.path.join(work, "noop.json")
