@@ -41,8 +41,8 @@ static double median(double *v, int n)
  * (median() sorts it). */
 static void print_spread(const char *name, int prec, double med, const double *v, int n)
 {
-    printf("\"%s\":{\"median\":%.*f,\"min\":%.*f,\"max\":%.*f,\"n\":%d},", name, prec, med,
-           prec, v[0], prec, v[n - 1], n);
+    printf("\"%s\":{\"median\":%.*f,\"min\":%.*f,\"max\":%.*f,\"n\":%d},", name, prec, med, prec,
+           v[0], prec, v[n - 1], n);
 }
 
 static double plain_pingpong(int iters)
