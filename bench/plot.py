@@ -65,6 +65,10 @@ def spread(d):
     return d["median"], d.get("min", d["median"]), d.get("max", d["median"])
 
 
+def runs(n, what="run"):
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
 def placeholder(p, how):
     p.hide_y_ticks = True  # there is no y data to scale
     p.message("no data yet")
@@ -88,7 +92,7 @@ def workers_plot(results):
     p = svgplot.Plot("Wordcount throughput against the number of workers",
                      "workers (each run also has the leader rank)", MBS, footer(doc, src),
                      subtitle=f"{size_of(r['corpus_bytes'])} corpus, end to end through mpirun; "
-                     f"median of {r.get('reps', '?')} runs per point, bars min–max\n{note}",
+                     f"median of {runs(r.get('reps', '?'))} per point, bars min–max\n{note}",
                      warning=warning(doc))
     p.categories([f"{q['workers']}\n{q['ranks']} ranks" +
                   ("\noversubscribed" if q.get("oversubscribed") else "") for q in pts])
@@ -117,7 +121,7 @@ def workers_from_wordcount(results):
     pts = [{"workers": w, "mb_s": v[k]["mb_s"]} for w, k in
            ((1, "ringmaster_1_worker"), (2, "ringmaster_2_workers")) if k in v]
     p.subtitle = (f"{size_of(r['corpus_bytes'])} corpus, end to end through mpirun; median of "
-                  f"{r.get('reps', '?')} runs, bars min–max; from bench_wordcount.py (no 3-worker "
+                  f"{runs(r.get('reps', '?'))}, bars min–max; from bench_wordcount.py (no 3-worker "
                   "run)\nranks = workers + 1 (the leader) on 2 cores: 2 workers are oversubscribed")
     p.categories([f"{q['workers']}\n{q['workers'] + 1} ranks" +
                   ("\noversubscribed" if q["workers"] + 1 > 2 else "") for q in pts])
@@ -161,7 +165,7 @@ def setting_plot(results, name, title, default_label):
     split = f", --split-size {r['split_size']}" if r.get("split_size") else ""
     p.subtitle = (f"{size_of(r['corpus_bytes'])} corpus{split}, {r.get('workers', '?')} workers "
                   f"+ leader = {ranks} ranks on {r.get('cores', '?')} cores{over}\n"
-                  f"end to end through mpirun; median of {r.get('reps', '?')} runs per point, "
+                  f"end to end through mpirun; median of {runs(r.get('reps', '?'))} per point, "
                   "bars min–max")
     p.categories([q["label"] + (f"\n({default_label})" if str(r.get("default")) == q["label"]
                                 else "") for q in pts])
@@ -251,7 +255,7 @@ def overhead_plot(results):
     p.subtitle = (f"{r.get('tasks', 0):,} empty tasks, {r.get('ranks', '?')} ranks "
                   f"({r.get('workers', '?')} workers) on {r.get('cores', '?')} cores; each "
                   "program's own timer (no MPI start-up)\nmedian of "
-                  f"{r.get('reps', '?')} runs, bars min–max; master-worker: no fault tolerance")
+                  f"{runs(r.get('reps', '?'))}, bars min–max; master-worker: no fault tolerance")
     xs, med, lo, hi = [], [], [], []
     for i, k in enumerate(("ringmaster", "masterworker_b1", "masterworker")):
         v = r.get(k)

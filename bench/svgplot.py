@@ -87,7 +87,7 @@ class Plot:
         self.cats = None  # categorical x labels, or None for a numeric x axis
         self.hide_y_ticks = False  # for a plot with no y data (only markers and a message)
         self.series, self.hlines, self.vlines, self.hists, self.messages = [], [], [], [], []
-        self.left, self.right, self.top, self.bottom = 82, 30, 88, 108
+        self.left, self.right, self.top, self.bottom = 82, 30, 88, 120
 
     # ---- building ------------------------------------------------------------------------
     def categories(self, labels):
@@ -155,7 +155,11 @@ class Plot:
                 return log_ticks(1, 10)
             return log_ticks(min(pos), max(pos))
         top = max(vals) if vals else 1.0
-        return linear_ticks(0.0, top * 1.08 if top > 0 else 1.0)
+        lo, hi, ticks = linear_ticks(0.0, top * 1.08 if top > 0 else 1.0)
+        if hist_bins and ticks[1] - ticks[0] < 1:  # counts: whole numbers only
+            lo, hi, ticks = 0.0, float(math.ceil(hi)), [float(i) for i in
+                                                        range(int(math.ceil(hi)) + 1)]
+        return lo, hi, ticks
 
     # ---- drawing -------------------------------------------------------------------------
     def svg(self):
@@ -238,7 +242,7 @@ class Plot:
                 o.append(self._text(self.w / 2, y, line, 12, "subtitle", "middle",
                                     fill="#444444"))
                 y += 15
-        o.append(self._text(self.left + (self.w - self.left - self.right) / 2, self.h - 46,
+        o.append(self._text(self.left + (self.w - self.left - self.right) / 2, self.h - 40,
                             self.xlabel, 13, "xlabel", "middle"))
         o.append(self._text(20, self.top + (self.h - self.top - self.bottom) / 2, self.ylabel,
                             13, "ylabel", "middle", rotate=-90))
@@ -246,9 +250,9 @@ class Plot:
         for i, line in enumerate(lines):
             o.append(self._text(10, self.h - 10 - 13 * (len(lines) - 1 - i), line, 10.5,
                                 "footer", fill="#666666"))
-        if self.warning:
-            o.append(self._text(self.w - 10, self.h - 10, self.warning, 10.5, "warning", "end",
-                                fill="#b00000", weight="bold"))
+        if self.warning:  # above the plot area, right, level with the legend
+            o.append(self._text(self.w - self.right, self.top - 10, self.warning, 11.5, "warning",
+                                "end", fill="#b00000", weight="bold"))
         return o
 
     def _y_axis(self, ticks, Y, pw):
