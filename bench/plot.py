@@ -24,7 +24,7 @@ import svgplot  # noqa: E402
 from svgplot import fmt  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MBS = "throughput (MB/s, 10^6 bytes per second)"
+MBS = "throughput (MB/s)"
 
 
 def load(results, name):

@@ -343,7 +343,7 @@ class Plot:
             o.append(f'<circle class="median" cx="{px:.1f}" cy="{Y(m):.1f}" r="4.5" '
                      f'fill="{s["color"]}" data-value="{m}"/>')
             if s["annotate"]:
-                o.append(self._text(px + 9, Y(m) + 4, fmt(m), 11, "value", fill=s["color"]))
+                o.append(self._text(px + 8, Y(m) - 7, fmt(m), 11, "value", fill=s["color"]))
         o.append("</g>")
         return o
 
