@@ -265,7 +265,8 @@ def rows_sweep(r, what):
     if what == "workers":
         for p in pts:
             w = p["workers"]
-            out.append(row(f"worker sweep: wordcount with {w} worker{'s' if w != 1 else ''} + leader "
+            workers = f"{w} worker{'s' if w != 1 else ''}"
+            out.append(row(f"worker sweep: wordcount with {workers} + leader "
                            f"({'oversubscribed' if p.get('oversubscribed') else 'one per core'})"
                            " (MB/s)", stat(p["mb_s"]), "MB/s"))
         return out
