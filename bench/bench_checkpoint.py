@@ -79,8 +79,11 @@ def main():
                                           "job_seconds": summary(jobs[on])}
     pairs = [b / a_ for a_, b in zip(walls[False], walls[True])]
     if pairs:
+        jpairs = [b / a_ for a_, b in zip(jobs[False], jobs[True])]
         res["ratio_wall"] = statistics.median(pairs)
-        res["ratio_job"] = statistics.median([b / a_ for a_, b in zip(jobs[False], jobs[True])])
+        res["ratio_job"] = statistics.median(jpairs)
+        res["ratio_wall_spread"] = summary(pairs)  # the per-repetition ratios
+        res["ratio_job_spread"] = summary(jpairs)
         res["met"] = res["ratio_wall"] <= TARGET
     if rates:
         res["checkpoint_write_mb_s"] = summary(rates)

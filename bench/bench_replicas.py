@@ -55,6 +55,8 @@ def main():
     if pairs:
         res["ratio_wall"] = statistics.median(pairs)
         res["ratio_job"] = statistics.median(jpairs)
+        res["ratio_wall_spread"] = summary(pairs)  # the per-repetition ratios
+        res["ratio_job_spread"] = summary(jpairs)
         res["met"] = res["ratio_wall"] <= TARGET
     print(json.dumps(res))
     return 0 if walls[1] and walls[2] else 1

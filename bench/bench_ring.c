@@ -3,11 +3,13 @@
  * hashing and jump hashing (Lamping and Veach 2014) measured in the same run.
  *
  * Usage: bench_ring [--ranks N] [--vnodes V] [--runs R] [--keys K]
- * Prints one JSON object on stdout. Times are medians (with min and max) over R runs of K
- * lookups each. Keys are K random 64-bit hashes drawn from a fixed-seed generator before the
- * clock starts ("prehashed"); the "xxh3" rows instead hash a 16-byte key per lookup ("task-000"
- * and the key's number) inside the timed loop. "mem_random_read" is the machine's reference: one random
- * 4-byte read per key from an array the size of the ring's packed points, in the same run.
+ * Prints one JSON object on stdout. Times are medians (with min, max and n) over R runs of K
+ * lookups each; building the ring and removing a rank are timed once (n 1). Balance and movement
+ * are exact counts for the fixed-seed keys, not samples, so they are plain numbers. Keys are K
+ * random 64-bit hashes drawn from a fixed-seed generator before the clock starts ("prehashed"); the
+ * "xxh3" rows instead hash a 16-byte key per lookup ("task-000" and the key's number) inside the
+ * timed loop. "mem_random_read" is the machine's reference: one random 4-byte read per key from an
+ * array the size of the ring's packed points, in the same run.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@ struct opts {
 
 struct stats {
     double median, min, max;
+    uint32_t n;
 };
 
 /* The state of every lookup loop is summed here, so the compiler keeps the loops. */
@@ -82,7 +85,7 @@ static int cmp_double(const void *a, const void *b)
 static struct stats summarize(double *v, uint32_t n)
 {
     qsort(v, n, sizeof *v, cmp_double);
-    struct stats s = {n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2, v[0], v[n - 1]};
+    struct stats s = {n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2, v[0], v[n - 1], n};
     return s;
 }
 
@@ -219,8 +222,8 @@ static void grow_keys(struct ctx *c)
 static void baseline_owners(const struct ctx *c, uint32_t n, uint32_t gone, int jump)
 {
     for (size_t i = 0; i < c->bkeys; i++) {
-        uint32_t s = jump ? (uint32_t)jump_hash(c->hashes[i], (int32_t)n)
-                          : (uint32_t)(c->hashes[i] % n);
+        uint32_t s =
+            jump ? (uint32_t)jump_hash(c->hashes[i], (int32_t)n) : (uint32_t)(c->hashes[i] % n);
         c->out[i] = (s == gone) ? c->o->ranks - 1 : s;
     }
 }
@@ -313,10 +316,11 @@ static int setup(struct ctx *c, const struct opts *o)
     return rc;
 }
 
-static void print_stats(const char *name, const struct stats *s)
+/* Prints "name":{"median":..,"min":..,"max":..,"n":..} and then `after`. */
+static void print_stats(const char *name, const struct stats *s, const char *after)
 {
-    printf("\"%s_ns\":{\"median\":%.2f,\"min\":%.2f,\"max\":%.2f},", name, s->median, s->min,
-           s->max);
+    printf("\"%s\":{\"median\":%.2f,\"min\":%.2f,\"max\":%.2f,\"n\":%" PRIu32 "}%s", name,
+           s->median, s->min, s->max, s->n, after);
 }
 
 static void report(const struct ctx *c, const struct stats *res, const struct stats *wall,
@@ -327,20 +331,25 @@ static void report(const struct ctx *c, const struct stats *res, const struct st
            ",\"keys\":%zu,\"runs\":%" PRIu32 ",\"keys_kind\":\"prehashed random u64; "
            "xxh3 rows hash a 16-byte key in the loop\",\"clock\":\"thread cpu time\",",
            o->ranks, rm_ring_vnodes(c->ring), o->keys, o->runs);
-    printf("\"ns_per_lookup_median\":%.2f,\"min\":%.2f,\"max\":%.2f,", res[M_RING].median,
-           res[M_RING].min, res[M_RING].max);
+    char name[64];
+    for (int m = 0; m < M_COUNT; m++) {
+        snprintf(name, sizeof name, "%s_ns", method_name[m]);
+        print_stats(name, &res[m], ",");
+    }
+    printf("\"wall_clock_ns\":{");
     for (int m = 0; m < M_COUNT; m++)
-        print_stats(method_name[m], &res[m]);
-    printf("\"wall_clock_ns_median\":{");
-    for (int m = 0; m < M_COUNT; m++)
-        printf("\"%s\":%.2f%s", method_name[m], wall[m].median, m + 1 < M_COUNT ? "," : "},");
-    printf("\"balance_keys\":%zu,\"peak_to_mean\":{\"ring_keys\":%.4f,\"ring_exact_share\":%.4f,\"modulo\":%.4f,"
+        print_stats(method_name[m], &wall[m], m + 1 < M_COUNT ? "," : "},");
+    printf("\"balance_keys\":%zu,\"peak_to_mean\":{\"ring_keys\":%.4f,\"ring_exact_share\":%.4f,"
+           "\"modulo\":%.4f,"
            "\"jump\":%.4f},",
            c->bkeys, b->ring_keys, b->ring_exact, b->modulo, b->jump);
     printf("\"moved_fraction_remove_one\":{\"ideal\":%.6f,\"ring\":%.6f,\"modulo\":%.6f,"
            "\"jump_swap_last\":%.6f},",
            1.0 / o->ranks, b->moved_ring, b->moved_modulo, b->moved_jump);
-    printf("\"build_ms\":%.1f,\"remove_ms\":%.1f}\n", b->build_ms, b->remove_ms);
+    /* Timed once each: a sample of one. */
+    printf("\"build_ms\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f,\"n\":1},"
+           "\"remove_ms\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f,\"n\":1}}\n",
+           b->build_ms, b->build_ms, b->build_ms, b->remove_ms, b->remove_ms, b->remove_ms);
 }
 
 int main(int argc, char **argv)

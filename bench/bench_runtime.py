@@ -3,11 +3,15 @@
   detect  --kills N      SIGKILL a worker N times (one job per kill, 4 ranks); for every
                          survivor, the time from the kill to its "declared dead" log line.
   idle    --seconds S    4 ranks on 2 cores, 3 of them with nothing to do (one worker runs a
-                         single long task): CPU use of each idle rank, from /proc/PID/stat.
+                         single long task): CPU use of each idle rank, from /proc/PID/stat,
+                         summarised over the idle ranks.
   falsepos --seconds S   6 ranks on 2 cores, every worker spinning the CPU in tasks of 5x the
                          suspicion timeout for S seconds: count of false suspicions (want 0).
   failover --kills N     5 ranks, 3 voters, default timeouts: SIGKILL the leader N times (one
                          job each); time from the kill to the new leader's first commit.
+
+detect and failover report the median, p95, min, max and n of their latencies and every sample
+(samples_ms, in the order measured), so that the distribution can be drawn.
 """
 import re
 import argparse
@@ -33,8 +37,14 @@ def pct(values, p):
 
 
 def summary(values):
+    if not values:
+        return {"n": 0}
     return {"median": statistics.median(values), "p95": pct(values, 95), "min": min(values),
             "max": max(values), "n": len(values)}
+
+
+def samples(values):
+    return {"samples_ms": [round(v, 3) for v in values]}
 
 
 def detect(ringmaster, kills):
@@ -58,7 +68,7 @@ def detect(ringmaster, kills):
         if len(seen) != 3:
             print(f"kill {i}: only ranks {sorted(seen)} reported the death", file=sys.stderr)
     return {"bench": "detection_latency_ms", "kills": kills, "defaults": {
-        "heartbeat_ms": 100, "suspect_ms": 400}, **summary(lat)}
+        "heartbeat_ms": 100, "suspect_ms": 400}, **summary(lat), **samples(lat)}
 
 
 def cpu_seconds(pid):
@@ -84,7 +94,8 @@ def idle(ringmaster, seconds):
     idle_use = [u for r, u in use.items() if r != busy]
     return {"bench": "idle_cpu_percent_of_core", "ranks": 4, "seconds": seconds,
             "busy_rank": busy, "per_rank": {str(r): round(u, 2) for r, u in use.items()},
-            "idle_max": max(idle_use), "idle_median": statistics.median(idle_use)}
+            "idle_percent": {"median": statistics.median(idle_use), "min": min(idle_use),
+                             "max": max(idle_use), "n": len(idle_use)}}
 
 
 def falsepos(ringmaster, seconds):
@@ -136,7 +147,7 @@ def failover(ringmaster, kills):
             print(f"trial {i}: no commit by a new leader", file=sys.stderr)
     return {"bench": "leader_failover_ms", "trials": kills, "measured": len(lat),
             "defaults": {"election_timeout_ms": 150, "raft_heartbeat_ms": 30},
-            **summary(lat)}
+            **summary(lat), **samples(lat)}
 
 
 def main():
@@ -155,7 +166,8 @@ def main():
     else:
         r = falsepos(a.ringmaster, a.seconds)
     print(json.dumps(r))
+    return 1 if r.get("n") == 0 else 0  # no latency measured at all
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

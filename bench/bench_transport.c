@@ -7,7 +7,8 @@
  *  rate:    rank 0 streams small messages to rank 1; plain MPI uses a window of 64 Isends
  *           (the OSU message-rate pattern), ours appends to the per-peer batch and flushes
  *           every 64 messages. The receiver acknowledges the end.
- * Each measurement is repeated `reps` times; medians, minima and maxima are reported.
+ * Each measurement is repeated `reps` times; medians, minima, maxima and counts (n) are
+ * reported. The ratios are of the medians.
  * `bench_transport 1 plain|rm` runs one latency variant alone (for callgrind).
  */
 #include <mpi.h>
@@ -34,6 +35,14 @@ static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Prints "name":{"median":..,"min":..,"max":..,"n":..}, with `prec` decimals; `v` is sorted
+ * (median() sorts it). */
+static void print_spread(const char *name, int prec, double med, const double *v, int n)
+{
+    printf("\"%s\":{\"median\":%.*f,\"min\":%.*f,\"max\":%.*f,\"n\":%d},", name, prec, med, prec,
+           v[0], prec, v[n - 1], n);
 }
 
 static double plain_pingpong(int iters)
@@ -188,13 +197,13 @@ int main(int argc, char **argv)
     if (rank == 0) {
         double mlp = median(lp, reps), mlr = median(lr, reps);
         double mrp = median(rp, reps), mrr = median(rr, reps);
-        printf("{\"bench\":\"transport\",\"reps\":%d,"
-               "\"latency_us\":{\"plain_mpi\":{\"median\":%.3f,\"min\":%.3f,\"max\":%.3f},"
-               "\"ringmaster\":{\"median\":%.3f,\"min\":%.3f,\"max\":%.3f},\"ratio\":%.3f},"
-               "\"rate_msgs_per_s\":{\"plain_mpi\":{\"median\":%.0f,\"min\":%.0f,\"max\":%.0f},"
-               "\"ringmaster\":{\"median\":%.0f,\"min\":%.0f,\"max\":%.0f},\"ratio\":%.3f}}\n",
-               reps, mlp, lp[0], lp[reps - 1], mlr, lr[0], lr[reps - 1], mlr / mlp, mrp, rp[0],
-               rp[reps - 1], mrr, rr[0], rr[reps - 1], mrr / mrp);
+        printf("{\"bench\":\"transport\",\"reps\":%d,\"latency_us\":{", reps);
+        print_spread("plain_mpi", 3, mlp, lp, reps);
+        print_spread("ringmaster", 3, mlr, lr, reps);
+        printf("\"ratio\":%.3f},\"rate_msgs_per_s\":{", mlr / mlp);
+        print_spread("plain_mpi", 0, mrp, rp, reps);
+        print_spread("ringmaster", 0, mrr, rr, reps);
+        printf("\"ratio\":%.3f}}\n", mrr / mrp);
     }
     free(lp);
     free(lr);

@@ -11,7 +11,8 @@ Every rate is the corpus size over the wall time of the whole command (for ringm
 start-up, the job and the output file included), in MB/s (10^6 bytes). The variants run in an
 order rotated from one repetition to the next, so that machine noise hits all alike, after one
 read of the corpus that puts it in the page cache; medians,
-minimums and maximums are reported, and the ratios are medians of per-repetition ratios. The
+minimums and maximums are reported, and the ratios are medians of per-repetition ratios (whose
+spread is in ratio_spread). The
 serial tokenizer's own rate is the map phase of wc_serial --bench. ringmaster's job time (its
 summary line: from the first leader taking office to the output written, without MPI start-up
 and shutdown, which Open MPI alone takes about 0.35 s for here) is reported too, with its ratio.
@@ -99,6 +100,28 @@ def corpus_of(build, mb, timeout):
     return corpus, data
 
 
+def reference_of(data, mb):
+    """The serial wordcount's output for the mb MiB corpus: what every run is checked against
+    (one per corpus size, so that runs of another size never compare against it)."""
+    return os.path.join(data, f"serial-{mb}M.tsv")
+
+
+def reference_counts(build, corpus, data, mb, timeout):
+    """Returns the path of the serial counts of the corpus, made with wc_serial if missing."""
+    ref = reference_of(data, mb)
+    if not os.path.exists(ref):
+        with open(ref + ".tmp", "w") as f:
+            subprocess.run([os.path.join(build, "bin", "wc_serial"), corpus], stdout=f,
+                           check=True, timeout=timeout, env=dict(os.environ, **ENV))
+        os.replace(ref + ".tmp", ref)
+    return ref
+
+
+def same_file(a, b):
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        return fa.read() == fb.read()
+
+
 def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values),
             "n": len(values)}
@@ -116,7 +139,7 @@ def main():
     corpus, data = corpus_of(a.build, a.mb, a.timeout)
     size = os.path.getsize(corpus)
     mb = size / 1e6
-    ref = os.path.join(data, "serial.tsv")
+    ref = reference_of(data, a.mb)
     rm = os.path.join(bindir, "ringmaster")
     variants = {
         "serial": lambda out: ([os.path.join(bindir, "wc_serial"), "--bench", corpus], out),
@@ -159,7 +182,7 @@ def main():
                 if not os.path.exists(ref):
                     os.replace(out, ref)
                     out = ref
-            if out != ref and open(out, "rb").read() != open(ref, "rb").read():
+            if out != ref and not same_file(out, ref):
                 failed.append({"variant": name, "rep": rep, "rc": rc,
                                "stderr": "output differs from the serial wordcount"})
                 continue
@@ -192,9 +215,10 @@ def main():
     if map_rates:
         res["serial_map_mb_s"] = summary(map_rates)
     per_rep = [s / r for s, r in zip(walls["serial"], walls["ringmaster_2_workers"])]
-    ratios = {}
+    ratios, spread = {}, {}
     if per_rep:
         ratios["two_workers_over_serial"] = statistics.median(per_rep)
+        spread["two_workers_over_serial"] = summary(per_rep)
     if pipe_walls and walls["ringmaster_2_workers"]:
         ratios["two_workers_over_pipeline"] = (statistics.median(pipe_walls) /
                                                statistics.median(walls["ringmaster_2_workers"]))
@@ -205,10 +229,13 @@ def main():
     per_rep_ob1 = [s / r for s, r in zip(walls["serial"], walls["ringmaster_2_workers_pml_ob1"])]
     if per_rep_ob1:
         ratios["two_workers_pml_ob1_over_serial"] = statistics.median(per_rep_ob1)
+        spread["two_workers_pml_ob1_over_serial"] = summary(per_rep_ob1)
     per_rep1 = [s / r for s, r in zip(walls["serial"], walls["ringmaster_1_worker"])]
     if per_rep1:
         ratios["one_worker_over_serial"] = statistics.median(per_rep1)
+        spread["one_worker_over_serial"] = summary(per_rep1)
     res["ratios"] = ratios
+    res["ratio_spread"] = spread  # the per-repetition ratios behind the medians above
     peak = max((max(v) for v in rss.values() if v), default=0.0)
     res["targets"] = TARGETS
     res["met"] = {
