@@ -256,6 +256,15 @@ def rows_iterative(r):
                 stat(s.get("pagerank_serial"), 1000), "ms")]
 
 
+def rows_trace(r):
+    ratio = r.get("rate_vs_plain") or {}
+    out = [row(f"noop tasks per second with `{v}` and without it, {r.get('ranks')} ranks, "
+               f"{r.get('tasks', 0):,} tasks (ratio of medians)", exact(ratio.get(k)), "×",
+               "≥ 0.95×", None if ratio.get(k) is None else ratio[k] >= 0.95)
+           for k, v in (("report", "--report"), ("trace", "--trace"))]
+    return out
+
+
 def rows_sweep(r, what):
     pts = [p for p in r.get("points", []) if "mb_s" in p]
     if not pts:
@@ -292,6 +301,7 @@ SOURCES = [  # (result file, rows, what it is)
     ("transport", lambda r: rows_transport(r, "shared memory (same node)"),
      "message layer over shared memory"),
     ("scheduler", rows_scheduler, "task farm"),
+    ("trace_overhead", rows_trace, "the cost of --report and --trace"),
     ("ring", rows_ring, "consistent-hash ring"),
     ("wordcount", rows_wordcount, "wordcount"),
     ("sweep_workers", lambda r: rows_sweep(r, "workers"), "worker sweep"),

@@ -93,6 +93,8 @@ if [ -x "$build/bench/bench_ring" ]; then
 fi
 save scheduler timeout 1800 python3 "$here/bench_scheduler.py" "$build" "${sched_args[@]}" \
     || status=1
+save trace_overhead timeout 1800 python3 "$here/bench_trace.py" "$build" "${sched_args[@]}" \
+    || status=1
 save wordcount timeout 3600 python3 "$here/bench_wordcount.py" "$build" \
     --mb "$BENCH_WC_MB" --reps "$BENCH_WC_REPS" --pipeline-reps "$BENCH_PIPELINE_REPS" \
     || status=1
