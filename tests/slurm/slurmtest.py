@@ -307,8 +307,8 @@ class Slurm:
     # ---- shutdown ---------------------------------------------------------------------------
 
     def _ours(self):
-        """Pids of the processes that carry this instance's SLURM_CONF: job scripts, ranks,
-        slurmstepd."""
+        """Pids of the processes that carry this instance's SLURM_CONF: the daemons and
+        everything they started (slurmscriptd, slurmstepd, job scripts, ranks)."""
         mark = f"SLURM_CONF={self.conf}".encode()
         pids = []
         for d in os.listdir("/proc"):
@@ -320,24 +320,22 @@ class Slurm:
                         pids.append(int(d))
             except OSError:
                 pass
-        return [p for p in pids if p not in [x.pid for x in self.procs.values()]]
+        return pids
 
     def stop(self):
-        """Cancels every job, kills their leftover processes and the daemons, by pid."""
+        """Cancels every job, stops the daemons, then kills whatever still carries this
+        instance's SLURM_CONF (job processes, slurmstepd), all by pid."""
         signal.alarm(0)
         try:
-            self.run(["scancel", "--full", "--signal=KILL", "--user=root"], check=False,
+            self.run(["scancel", "--user=root", "--full", "--signal=KILL"], check=False,
                      timeout=20)
-            end = time.time() + 10
-            while time.time() < end and self._ours():
+            self.run(["scancel", "--user=root"], check=False, timeout=20)
+            end = time.time() + 15
+            while time.time() < end and self.run(["squeue", "-h"], check=False,
+                                                 timeout=20).stdout.strip():
                 time.sleep(0.3)
         except (subprocess.SubprocessError, OSError):
             pass
-        for pid in self._ours():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         for name in ("slurmd", "slurmctld", "munged"):
             p = self.procs.get(name)
             if not p or p.poll() is not None:
@@ -348,6 +346,11 @@ class Slurm:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        for pid in self._ours():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self._reap(5)
 
     def _reap(self, timeout):
