@@ -81,10 +81,14 @@ rm__defaults() {
     RM_CHAIN_DIR=${RM_CHAIN_DIR:-$RM_SUBMIT_DIR/ringmaster-${RM_JOBID%%.*}}
     if [ -z "${RM_NP:-}" ]; then
         case $RM_SYSTEM in
-        slurm) RM_NP=${SLURM_NTASKS:-${SLURM_NPROCS:-1}} ;;
+        slurm) RM_NP=${SLURM_NTASKS:-} ;;
         pbs) RM_NP=$(wc -l <"$PBS_NODEFILE") ;;
         *) RM_NP=1 ;;
         esac
+    fi
+    if [ -z "$RM_NP" ]; then
+        rm__log "how many ranks? give sbatch --ntasks, or set RM_NP"
+        exit 2
     fi
     # A continuation inherits these through the environment.
     export RINGMASTER RM_LAUNCHER RM_BIND RM_BIND_POLICY RM_CKPT_INTERVAL RM_RESUBMIT \
@@ -102,6 +106,12 @@ rm__launcher() {
         # support, so it is given the node file.
         RM_LAUNCH=(mpirun --enable-recovery --bind-to none -np "$RM_NP")
         [ "$RM_SYSTEM" = pbs ] && RM_LAUNCH+=(--hostfile "$PBS_NODEFILE")
+        # On several Slurm nodes mpirun starts its daemons with srun. Under recovery it does
+        # not ask srun to kill them all when one dies, but a cluster's KillOnBadExit=1 would:
+        # a node's death would take every other node's ranks with it. (Open MPI 4.1's source;
+        # not tested here, where there is one node.)
+        [ "$RM_SYSTEM" = slurm ] &&
+            export OMPI_MCA_plm_slurm_args=${OMPI_MCA_plm_slurm_args:---kill-on-bad-exit=0}
         ;;
     srun)
         # pmix: Debian's Open MPI starts under pmix, not pmi2. --kill-on-bad-exit=0: a rank
