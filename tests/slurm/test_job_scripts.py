@@ -11,7 +11,9 @@
     asks qsub for its continuation (-W depend=afterany:JOB, RM_RESUME=1); that continuation,
     run the way PBS would, resumes, reuses every checkpointed map output and writes the counts
     of ref_wordcount. This runs the same jobs/lib/ringmaster-job.sh as the Slurm scripts, on
-    its PBS paths (mpirun --hostfile $PBS_NODEFILE, the walltime timer, qsub)."""
+    its PBS paths (mpirun --hostfile $PBS_NODEFILE, the walltime timer, qsub);
+(c) how the library reads a launch's end from the ranks' exit statuses and the status file:
+    done, stopped, usage error, failed, and ranks lost (killed, or no status at all)."""
 import glob
 import os
 import re
@@ -145,6 +147,29 @@ elif os.path.exists(os.path.join(work, "qsub.env")):
             "(b) continuation: the counts differ from ref_wordcount's")
     if t.failures:
         print(log[-4000:])
+
+# (c) the job's status from 4 ranks' exit statuses ("-" for a rank that wrote none) and the
+# status file's state.
+CASES = [("0 0 0 0", "done", 0), ("0 0 0 -", "done", 0), ("3 0 0 0", "done", 0),
+         ("4 4 4 4", "failed", 4), ("4 4 4 137", "failed", 4), ("4 - - -", "running", 4),
+         ("2 2 2 2", "failed", 2), ("3 3 3 3", "failed", 3), ("0 0 0 0", "", 0),
+         ("0 0 0 137", "running", 5), ("3 - - -", "running", 5), ("- - - -", "", 5),
+         ("3 3 3 137", "failed", 5)]
+for codes, state, want in CASES:
+    d = tempfile.mkdtemp(dir=work)
+    for rank, c in enumerate(codes.split()):
+        if c != "-":
+            open(os.path.join(d, f"rc.{rank}"), "w").write(c + "\n")
+    stat = os.path.join(d, "status.json")
+    if state:
+        open(stat, "w").write('{\n  "state": "%s",\n  "leader": 0\n}\n' % state)
+    p = subprocess.run(["bash", "-c", f'. "{JOBS}/lib/ringmaster-job.sh"; RM_NP=4 '
+                        f'rm__step_status "{d}" "{stat}"'], capture_output=True, text=True,
+                       timeout=30)
+    t.check(p.stdout.strip() == str(want),
+            f"(c) ranks {codes}, state {state or 'none'}: status {p.stdout.strip()}{p.stderr}, "
+            f"expected {want}")
+
 if not t.failures:
     shutil.rmtree(work, ignore_errors=True)
 t.finish("test_job_scripts")
