@@ -115,8 +115,10 @@ rm__launcher() {
         ;;
     srun)
         # pmix: Debian's Open MPI starts under pmix, not pmi2. --kill-on-bad-exit=0: a rank
-        # that ends with an error (one that fenced itself) does not end the others, whatever
-        # the cluster's KillOnBadExit. --no-kill: a failed node does not end the step.
+        # that ends with an error (one that fenced itself) does not make srun SIGTERM the
+        # others, which they would take for a stop, whatever the cluster's KillOnBadExit.
+        # --no-kill: a failed node does not end the step. Even so, Slurm's PMIx plugin kills
+        # the whole step when a rank dies (jobs/README.md); rm_job then launches again.
         RM_LAUNCH=(srun --mpi=pmix --ntasks="$RM_NP" --cpu-bind=none --kill-on-bad-exit=0
             --no-kill)
         ;;
@@ -200,8 +202,10 @@ rm__step_status() {
     fi
     echo "$codes" | awk -v np="$RM_NP" '
         NF { n++; c[$1] = 1; if ($1 >= 128) killed = 1 }
-        END { if (4 in c) print 4; else if (2 in c) print 2
-              else if (n < np || killed) print 5; else if (n == np && (0 in c) && length(c) == 1) print 0
+        END { if (4 in c) print 4
+              else if (2 in c) print 2
+              else if (n < np || killed) print 5
+              else if ((0 in c) && length(c) == 1) print 0
               else print 3 }'
 }
 
@@ -216,7 +220,13 @@ rm__launch() {
     local args=("$@" --checkpoint-dir "$RM_CHAIN_DIR/ckpt" --status "$status" --bind "$RM_BIND"
         --bind-policy "$RM_BIND_POLICY")
     [ "$RM_CKPT_INTERVAL" -gt 0 ] && args+=(--checkpoint-interval "$RM_CKPT_INTERVAL")
-    [ "$RM_RESUME" = 1 ] && args+=(--resume)
+    if [ "$RM_RESUME" = 1 ]; then
+        if [ -f "$RM_CHAIN_DIR/ckpt/job.h5" ]; then
+            args+=(--resume)
+        else
+            rm__log "no checkpoint in $RM_CHAIN_DIR/ckpt yet: starting from the beginning"
+        fi
+    fi
     local more
     rm__split more "${RM_ARGS:-}"
     args+=("${more[@]}")
@@ -232,8 +242,10 @@ rm__launch() {
     rm__wait_child
     local lrc=$?
     RM_STATUS=$(rm__step_status "$rcdir" "$status")
-    rm__log "launch $step ended: launcher status $lrc, rank statuses" \
-        "$(cat "$rcdir"/rc.* 2>/dev/null | sort -n | uniq -c | awk '{printf "%s%sx%s", s, $1, $2; s=", "}')," \
+    local counts
+    counts=$(cat "$rcdir"/rc.* 2>/dev/null | sort -n | uniq -c |
+        awk '{ printf "%s%sx%s", s, $1, $2; s = ", " }')
+    rm__log "launch $step ended: launcher status $lrc, rank statuses ${counts:-none}," \
         "job status $RM_STATUS"
 }
 
@@ -296,17 +308,23 @@ rm_job() {
     fi
     local step=1
     while :; do
+        if [ -n "$RM_SIGNALLED" ]; then # it came before a launch could pass it on
+            rm__log "stopped before launch $step"
+            RM_STATUS=4
+            break
+        fi
         rm__launch "$step" "$kernel" "$@"
-        if [ "$RM_STATUS" != 5 ] || [ -n "$RM_SIGNALLED" ] || [ "$step" -gt "$RM_RELAUNCHES" ]; then
+        if [ "$RM_STATUS" = 5 ] && [ -n "$RM_SIGNALLED" ]; then
+            rm__log "ranks were lost while stopping: the continuation resumes from the last" \
+                "checkpoint"
+            RM_STATUS=4
+        fi
+        if [ "$RM_STATUS" != 5 ] || [ "$step" -gt "$RM_RELAUNCHES" ]; then
             break
         fi
         step=$((step + 1))
-        if [ -f "$RM_CHAIN_DIR/ckpt/job.h5" ]; then
-            RM_RESUME=1
-            rm__log "ranks were lost: launching again from the last checkpoint"
-        else
-            rm__log "ranks were lost before any checkpoint: launching again from the start"
-        fi
+        RM_RESUME=1
+        rm__log "ranks were lost: launching again from the last checkpoint"
     done
     rm__stop_timer
     case $RM_STATUS in
