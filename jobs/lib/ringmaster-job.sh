@@ -232,8 +232,8 @@ rm__launch() {
     args+=("${more[@]}")
     rm__log "launch $step: ${RM_LAUNCH[*]} $RINGMASTER run ${args[*]}"
     # Each rank runs in a small shell that records its exit status (mpirun --enable-recovery
-    # always exits 0). The shell ignores the stop signals that launchers send to the whole
-    # process group, so that the rank, not its shell, handles them.
+    # always exits 0). The shell catches, and does nothing with, the stop signals that the
+    # launchers send to the whole process group, so that the rank, not its shell, acts on them.
     # shellcheck disable=SC2016
     "${RM_LAUNCH[@]}" sh -c 'd=$1; shift; trap : USR1 TERM; "$@"; rc=$?
         echo $rc >"$d/rc.${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-${SLURM_PROCID:-$$}}}"; exit $rc' \
