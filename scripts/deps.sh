@@ -8,7 +8,8 @@ pkgs=(build-essential cmake pkg-config
       libhwloc-dev hwloc
       libhdf5-openmpi-dev hdf5-tools
       libcunit1-dev libxxhash-dev libzstd-dev
-      procps python3)
+      procps python3
+      slurmctld slurmd slurm-client munge)
 
 missing=()
 for p in "${pkgs[@]}"; do
