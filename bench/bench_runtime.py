@@ -48,7 +48,7 @@ def samples(values):
 
 
 def detect(ringmaster, kills):
-    lat = []
+    lat, early = [], []
     for i in range(kills):
         job = t.Job(4, [ringmaster, "run", "noop", "--tasks", "100000", "--task-ms", "5",
                         "--batch-size", "1"])
@@ -61,14 +61,24 @@ def detect(ringmaster, kills):
         job.kill()
         k = t.local_midnight_seconds(killed)
         seen = set()
-        for ts, rank, _, msg in t.log_lines(job.stderr()):
+        err = job.stderr()
+        for ts, rank, _, msg in t.log_lines(err):
             if msg.startswith(f"rank {victim} declared dead") and rank not in seen:
                 seen.add(rank)
-                lat.append((ts - k) * 1000.0)
+                ms = (ts - k) * 1000.0
+                if ms >= 0:
+                    lat.append(ms)
+                else:  # declared dead before it was killed: a false suspicion, not a latency
+                    early.append({"kill": i, "by": rank, "ms_before_kill": round(-ms, 1),
+                                  "message": msg})
+        if any(e["kill"] == i for e in early):
+            print(f"kill {i}: rank {victim} was declared dead before it was killed; its log:\n"
+                  + err[-4000:], file=sys.stderr)
         if len(seen) != 3:
             print(f"kill {i}: only ranks {sorted(seen)} reported the death", file=sys.stderr)
     return {"bench": "detection_latency_ms", "kills": kills, "defaults": {
-        "heartbeat_ms": 100, "suspect_ms": 400}, **summary(lat), **samples(lat)}
+        "heartbeat_ms": 100, "suspect_ms": 400}, **summary(lat), **samples(lat),
+        "declared_dead_before_the_kill": early}
 
 
 def cpu_seconds(pid):

@@ -90,9 +90,15 @@ def at_least(value, limit):
 
 def rows_detection(r):
     v = stat(r)
-    return [row(f"failure detection: SIGKILL of a worker to each survivor's \"declared dead\", "
-                f"default settings (p95 {num(r.get('p95'))} ms)", v, "ms", "median ≤ 500 ms",
-                at_most(v, 500))]
+    out = [row(f"failure detection: SIGKILL of a worker to each survivor's \"declared dead\", "
+               f"default settings (p95 {num(r.get('p95'))} ms)", v, "ms", "median ≤ 500 ms",
+               at_most(v, 500))]
+    early = r.get("declared_dead_before_the_kill")
+    if isinstance(early, list):
+        out.append(row(f"the same: survivors' reports that came before the kill (false "
+                       f"suspicions), of {r.get('kills')} kills", exact(len(early)), "", "0",
+                       len(early) == 0))
+    return out
 
 
 def rows_failover(r):

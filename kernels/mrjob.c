@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kernels/output.h"
@@ -125,6 +126,23 @@ void rm_mrjob_kernel(struct rm_mrjob *j, struct rm_farm_kernel *k)
     k->holders = rm_mrjob_holders;
     k->keys = rm_mrjob_keys;
     k->describe = rm_mrjob_describe;
+}
+
+bool rm_mrjob_output_kept(void *ctx, uint64_t id)
+{
+    struct rm_mrjob *j = ctx;
+    if (id < j->m || id >= j->m + j->r)
+        return false;
+    size_t plen = strlen(j->parts) + 32;
+    char *part = malloc(plen);
+    struct stat sb;
+    bool kept = false;
+    if (part) {
+        snprintf(part, plen, "%s/%llu", j->parts, (unsigned long long)(id - j->m));
+        kept = stat(part, &sb) == 0 && S_ISREG(sb.st_mode);
+    }
+    free(part);
+    return kept;
 }
 
 int rm_mrjob_read_split(struct rm_mrjob *j, uint64_t id, char **buf, size_t *len, char *err,

@@ -53,6 +53,10 @@ void rm_mrjob_close(struct rm_mrjob *j);
  * summary (and may override describe). */
 void rm_mrjob_kernel(struct rm_mrjob *j, struct rm_farm_kernel *k);
 
+/* The output_kept hook (farmnode.h) of a job whose reduce task m + r writes part r: whether
+ * that part file is in place (renamed only when whole). ctx: the rm_mrjob. */
+bool rm_mrjob_output_kept(void *ctx, uint64_t id);
+
 /* The farm hooks (ctx is the kernel's context, which starts with the rm_mrjob). */
 void rm_mrjob_keys(void *ctx, uint64_t first, uint64_t n, uint64_t *hashes);
 void rm_mrjob_describe(void *ctx, uint64_t id, char *buf, size_t cap);

@@ -329,6 +329,7 @@ int rm_kernel_sort_open(const struct rm_options *opts, int rank, struct rm_farm_
         return rc;
     }
     rm_mrjob_kernel(&s->base, &b->k);
+    b->k.output_kept = rm_mrjob_output_kept;
     b->k.run = sort_run;
     b->k.finish = sort_finish;
     b->k.summary = sort_summary;

@@ -167,6 +167,20 @@ static int part_status(const char *path)
     return status;
 }
 
+/* A resumed job: command id's part is in place with an intact header line. */
+static bool tasks_output_kept(void *ctx, uint64_t id)
+{
+    struct tasks *t = ctx;
+    size_t plen = strlen(t->parts) + 32;
+    char *part = malloc(plen);
+    if (!part)
+        return false;
+    snprintf(part, plen, "%s/%llu", t->parts, (unsigned long long)id);
+    bool kept = part_status(part) >= 0;
+    free(part);
+    return kept;
+}
+
 static int tasks_finish(void *ctx)
 {
     struct tasks *t = ctx;
@@ -351,6 +365,7 @@ int rm_kernel_tasks_open(const struct rm_options *opts, int rank, struct rm_farm
                                    .describe = tasks_describe,
                                    .run = tasks_run,
                                    .finish = tasks_finish,
+                                   .output_kept = tasks_output_kept,
                                    .summary = tasks_summary};
     *out = &b->k;
     return 0;

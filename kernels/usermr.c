@@ -375,6 +375,7 @@ int rm_kernel_usermr_open(const struct rm_options *opts, const struct rm_job *jo
         return rc;
     }
     rm_mrjob_kernel(&u->base, &b->k);
+    b->k.output_kept = rm_mrjob_output_kept;
     b->k.run = umr_run;
     b->k.finish = umr_finish;
     b->k.summary = umr_summary;

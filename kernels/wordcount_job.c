@@ -262,6 +262,7 @@ int rm_kernel_wordcount_open(const struct rm_options *opts, int rank, struct rm_
         return rc;
     }
     rm_mrjob_kernel(&j->base, &b->k);
+    b->k.output_kept = rm_mrjob_output_kept;
     b->k.run = job_run;
     b->k.finish = job_finish;
     b->k.summary = job_summary;

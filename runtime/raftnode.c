@@ -29,7 +29,8 @@ struct rm_raftnode {
     uint64_t snap_index;        /* index of the last snapshot taken or installed */
     uint64_t epoch;             /* stamped on frames with the term */
     uint64_t snapshots, installs;
-    bool draining;          /* inside drain(): the module refuses calls */
+    bool draining; /* inside drain(): the module refuses calls */
+    bool quiet;    /* the job is over: no more ticks */
     struct queued *queue, *queue_tail;
     unsigned char *scratch; /* encode buffer for outgoing messages */
     size_t scratch_cap;
@@ -163,6 +164,8 @@ static void on_raft(struct rm_control *c, void *ctx, const struct rm_frame_heade
     struct rm_raftnode *n = ctx;
     (void)c;
     struct rm_raft_msg m;
+    if (n->quiet)
+        return;
     if (rm_raft_msg_decode(payload, h->length, &m) != 0 || m.from != h->sender + 1u ||
         m.to != (uint64_t)n->rank + 1) {
         rm_warn("raft: dropped a malformed message from rank %u", h->sender);
@@ -215,10 +218,17 @@ static void repair_group(struct rm_raftnode *n)
         rm_info("raft: adding rank %d as a learner", recruit);
 }
 
+void rm_raftnode_quiesce(struct rm_raftnode *n)
+{
+    n->quiet = true;
+}
+
 static void on_tick(struct rm_control *c, void *ctx, uint64_t now_ns)
 {
     struct rm_raftnode *n = ctx;
     (void)c;
+    if (n->quiet)
+        return;
     int rc = rm_raft_tick(n->r, now_ns / RM_NS_PER_MS);
     if (rc == 0 && n->leader == n->rank)
         repair_group(n);
@@ -267,8 +277,12 @@ int rm_raftnode_create(struct rm_control *c, const struct rm_raftnode_config *cf
     struct rm_raftnode *n = calloc(1, sizeof *n);
     if (!n)
         return RM_ENOMEM;
-    *n = (struct rm_raftnode){.c = c, .cfg = *cfg, .app = *app, .leader = -1,
-                              .rank = rm_control_rank(c), .size = rm_control_size(c)};
+    *n = (struct rm_raftnode){.c = c,
+                              .cfg = *cfg,
+                              .app = *app,
+                              .leader = -1,
+                              .rank = rm_control_rank(c),
+                              .size = rm_control_size(c)};
     int rc = make_raft(n);
     if (rc == 0 && ((rc = rm_control_on(c, RM_MSG_RAFT, on_raft, n)) != 0 ||
                     (rc = rm_control_on_tick(c, on_tick, n)) != 0 ||

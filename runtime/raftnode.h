@@ -75,4 +75,8 @@ bool rm_raftnode_is_voter(const struct rm_raftnode *n, int rank);
  * on (frame.h). The application commits epochs; this only publishes them. Can't fail. */
 void rm_raftnode_set_epoch(struct rm_raftnode *n, uint64_t epoch);
 
+/* The job is over for this rank: Raft stops ticking, so a rank still winding down (the leader
+ * writing its report, say) neither starts an election nor answers one. Control thread. */
+void rm_raftnode_quiesce(struct rm_raftnode *n);
+
 #endif /* RM_RAFTNODE_H */

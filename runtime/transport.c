@@ -364,9 +364,10 @@ static int take(struct rm_transport *t, int i, const MPI_Status *st, bool failed
         t->st.bytes_received += (uint64_t)count;
         if (t->dead[src])
             t->st.from_dead++;
-        else
+        else /* the frames delivered, or an error */
             rc = rm_reorder_accept(t->rx, &t->st, src, buf, (size_t)count, fn, ctx);
     }
+    rc = rc > 0 ? 0 : rc;
     t->repost[t->n_repost++] = i; /* after the caller has answered: see repost_all */
     return rc;
 }

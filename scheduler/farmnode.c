@@ -157,6 +157,7 @@ static void io_ended(void *ctx, int status)
     struct rm_farmnode *k = ctx;
     k->status = status;
     atomic_store(&k->over, true);
+    rm_raftnode_quiesce(k->raft);
     rm_progress_end(&k->progress);
     rm_shuffle_abort(k->shuffle); /* a copy still fetching its inputs gives up now */
     /* The job is over: the control loop finishes its sends and stops, so the failure detector
@@ -546,10 +547,13 @@ static uint32_t task_stage(const struct rm_farmnode *k, uint64_t id)
 /* Runs one mailbox batch of (id, attempt) records. */
 static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
 {
-    uint32_t n = (uint32_t)(m->len / RM_FARM_ASSIGN_REC);
+    uint32_t n = (uint32_t)(m->len / RM_FARM_ASSIGN_REC), nt = 0;
     unsigned char *done = malloc((size_t)n * k->done_rec + 1);
-    if (!done)
+    struct rm_trace_event *spans = rm_trace_on() ? malloc((size_t)n * sizeof *spans) : NULL;
+    if (!done) {
+        free(spans);
         return RM_ENOMEM;
+    }
     uint32_t nd = 0;
     uint64_t oldest = 0;
     int rc = 0;
@@ -558,13 +562,12 @@ static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
         uint64_t id = rm_get_u64(rec);
         uint32_t att = rm_get_u32(rec + 8);
         char err[RM_TT_MAX_ERROR + 1] = "";
-        uint64_t t0 = rm_clock_monotonic_ns();
         if (atomic_load(&k->over))
             break; /* the job is over: the rest of this batch is moot */
         uint64_t asked = atomic_load(&k->ckpt_asked);
         if (asked > k->ckpt_written && (rc = write_checkpoint(k, asked, NULL, 0, false)) != 0)
             break;
-        uint64_t ts = rm_clock_monotonic_ns(); /* the task's own start, for the trace */
+        uint64_t t0 = rm_clock_monotonic_ns();
         if (k->slow_ms)
             sleep_ms(k, k->slow_ms);
         if (id >= k->slow_first && id < k->slow_end)
@@ -574,7 +577,9 @@ static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
         if (id == k->fail_task)
             snprintf(err, sizeof err, "injected failure (RINGMASTER_FAULT_FAIL_TASK)");
         uint64_t t1 = rm_clock_monotonic_ns(), us = (t1 - t0) / 1000;
-        rm_trace_task(task_stage(k, id), id, att, trc != 0, ts, t1);
+        if (spans) /* recorded once per batch: one lock, not one per task */
+            spans[nt++] = (struct rm_trace_event){
+                .stage = task_stage(k, id), .a = att, .b = id, .c = trc != 0, .t0 = t0, .t1 = t1};
         if (trc != 0 && atomic_load(&k->over))
             break; /* cut short by the end of the job */
         if (trc == RM_EDEAD) {
@@ -608,6 +613,8 @@ static int run_assignment(struct rm_farmnode *k, const struct rm_mail *m)
     }
     if (rc == 0)
         rc = report_done(k, done, nd);
+    rm_trace_tasks(spans, nt);
+    free(spans);
     free(done);
     return rc;
 }
@@ -975,7 +982,8 @@ static int open_checkpoints(struct rm_farmnode *k)
     if (!o->resume)
         return 0;
     int rc = rm_resume_load(o->checkpoint_dir, k->identity, k->job, rm_control_comm(k->ctl),
-                            k->shuffle, k->kernel->tasks, k->held_end, &k->resume);
+                            k->shuffle, k->kernel->tasks, k->held_end, k->kernel->output_kept,
+                            k->kernel->ctx, &k->resume);
     if (rc == 0 && k->rank == 0)
         rm_info("resume: %u tasks start done (outputs loaded from %s); the checkpoint had %llu "
                 "done",

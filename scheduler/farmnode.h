@@ -71,6 +71,11 @@ struct rm_farm_kernel {
      * an error code (after logging one line); the job then ends with status 3. Worker thread.
      * May be NULL. */
     int (*finish)(void *ctx);
+    /* A resumed job: whether the output of task id, of the last stage and done when the
+     * checkpoint was taken, is still whole where the task left it (its part file, on the file
+     * system every rank sees); the task then starts done instead of running again. Main
+     * thread, before the job starts. May be NULL: the last stage then runs again. */
+    bool (*output_kept)(void *ctx, uint64_t id);
     /* Prints the kernel's summary line(s) on the finishing leader. May be NULL. */
     void (*summary)(void *ctx, const struct rm_farm_stats *st, const struct rm_tasktable *tt);
 };

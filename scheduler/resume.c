@@ -71,8 +71,27 @@ static int exchange(MPI_Comm comm, const uint64_t *mine, size_t n, uint64_t task
     return rc;
 }
 
+/* Rank 0 adds the done tasks of the last stage whose outputs are still whole on disk. */
+static int add_kept(const struct rm_tasktable *tt, uint64_t tasks, uint64_t first,
+                    bool (*kept)(void *ctx, uint64_t id), void *ctx, uint64_t **ids, size_t *n)
+{
+    if (!kept || !tt->initialized || tt->n != tasks)
+        return 0;
+    for (uint64_t id = first; id < tasks; id++) {
+        if (tt->state[id] != RM_TASK_DONE || !kept(ctx, id))
+            continue;
+        uint64_t *g = realloc(*ids, (*n + 1) * sizeof *g);
+        if (!g)
+            return RM_ENOMEM;
+        *ids = g;
+        (*ids)[(*n)++] = id;
+    }
+    return 0;
+}
+
 int rm_resume_load(const char *dir, const char *identity, uint64_t job, MPI_Comm comm,
-                   struct rm_shuffle *s, uint64_t tasks, uint64_t held_end, struct rm_resume *r)
+                   struct rm_shuffle *s, uint64_t tasks, uint64_t held_end,
+                   bool (*kept)(void *ctx, uint64_t id), void *ctx, struct rm_resume *r)
 {
     *r = (struct rm_resume){0};
     int rank, size;
@@ -122,6 +141,8 @@ int rm_resume_load(const char *dir, const char *identity, uint64_t job, MPI_Comm
             fprintf(stderr, "ringmaster: warning: %s; its tasks run again\n", err);
     }
     n = keep_done(&tt, ids, n, tasks);
+    if (rc == 0 && rank == 0 && tt.stages > 0)
+        rc = add_kept(&tt, tasks, tt.stage_first[tt.stages - 1], kept, ctx, &ids, &n);
     rm_tasktable_close(&tt);
     int xrc = exchange(comm, ids, rc == 0 ? n : 0, tasks, r);
     free(ids);

@@ -8,7 +8,9 @@
  * checkpointed table says was committed done, into its shuffle store. A collective exchange
  * then tells every rank which rank holds which loaded output, so that all of them, leader or
  * not, agree on the tasks that start done. A missing or damaged rank file is named on stderr,
- * and its tasks run again. Outputs of the last stage are not reused: that stage runs again.
+ * and its tasks run again. A task of the last stage that the table had done starts done too
+ * when kept(ctx, id) says its output (a file) is still whole; without kept, that stage runs
+ * again.
  *
  * Main thread, before rm_control_start (it calls MPI collectives on comm).
  */
@@ -16,6 +18,7 @@
 #define RM_SCHEDULER_RESUME_H
 
 #include <mpi.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,7 +37,8 @@ struct rm_resume {
  * A damaged job file is not an error: it is named, and nothing is reused. Free with
  * rm_resume_free. */
 int rm_resume_load(const char *dir, const char *identity, uint64_t job, MPI_Comm comm,
-                   struct rm_shuffle *s, uint64_t tasks, uint64_t held_end, struct rm_resume *r);
+                   struct rm_shuffle *s, uint64_t tasks, uint64_t held_end,
+                   bool (*kept)(void *ctx, uint64_t id), void *ctx, struct rm_resume *r);
 
 void rm_resume_free(struct rm_resume *r);
 

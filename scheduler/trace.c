@@ -101,28 +101,45 @@ static struct rm_trace_stage *stage_of(uint32_t s)
     return &stages[s];
 }
 
+/* Adds task attempt e (wall-clock times) to its stage's sums, and keeps it (under mu). */
+static void add_task(const struct rm_trace_event *e)
+{
+    struct rm_trace_stage *st = stage_of(e->stage);
+    if (st) {
+        st->tasks++;
+        st->busy_ns += e->t1 - e->t0;
+        st->first = st->first && st->first < e->t0 ? st->first : e->t0;
+        st->last = st->last > e->t1 ? st->last : e->t1;
+    }
+    if (keep_spans)
+        push(e);
+}
+
 void rm_trace_task(uint32_t stage, uint64_t id, uint32_t attempt, bool failed, uint64_t t0,
                    uint64_t t1)
 {
-    if (!rm_trace_on())
-        return;
     struct rm_trace_event e = {.kind = RM_TRACE_TASK,
                                .stage = stage,
                                .a = attempt,
                                .b = id,
                                .c = failed,
-                               .t0 = rm_trace_wall(t0),
-                               .t1 = rm_trace_wall(t1)};
+                               .t0 = t0,
+                               .t1 = t1};
+    rm_trace_tasks(&e, 1);
+}
+
+void rm_trace_tasks(const struct rm_trace_event *v, uint32_t n)
+{
+    if (!rm_trace_on() || n == 0)
+        return;
     pthread_mutex_lock(&mu);
-    struct rm_trace_stage *st = stage_of(stage);
-    if (st) {
-        st->tasks++;
-        st->busy_ns += t1 - t0;
-        st->first = st->first && st->first < e.t0 ? st->first : e.t0;
-        st->last = st->last > e.t1 ? st->last : e.t1;
+    for (uint32_t i = 0; i < n; i++) {
+        struct rm_trace_event e = v[i];
+        e.kind = RM_TRACE_TASK;
+        e.t0 = rm_trace_wall(e.t0);
+        e.t1 = rm_trace_wall(e.t1);
+        add_task(&e);
     }
-    if (keep_spans)
-        push(&e);
     pthread_mutex_unlock(&mu);
 }
 

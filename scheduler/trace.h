@@ -93,6 +93,11 @@ void rm_trace_count(enum rm_trace_counter ctr, uint64_t n);
 void rm_trace_task(uint32_t stage, uint64_t id, uint32_t attempt, bool failed, uint64_t t0,
                    uint64_t t1);
 
+/* Records n task attempts at once (kind, stage, a attempt, b id, c failed, t0 and t1 in
+ * monotonic ns), as rm_trace_task would one by one, under one lock: the worker records a
+ * batch of tasks so. Can't fail; any thread. */
+void rm_trace_tasks(const struct rm_trace_event *v, uint32_t n);
+
 /* Records another span or instant (kind not RM_TRACE_TASK) over [t0, t1] (monotonic ns; an
  * instant passes t0 == t1). Spans are kept only with events on; instants always. Can't fail;
  * any thread. */

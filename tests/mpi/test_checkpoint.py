@@ -3,12 +3,14 @@
     every rank gets SIGTERM, as a batch system sends it: the job writes a last checkpoint and
     exits with status 4; the files are there and h5dump reads them;
 (b) --resume with 2 ranks: the output is right, and the map tasks are reused, not run again;
+(b2) resumed under the same output name: the reduce tasks that had finished are reused too;
 (c) SIGUSR1 to mpirun (which forwards it to the ranks) stops a job the same way;
 (d) a damaged checkpoint: one rank file with flipped bytes, one cut short, one missing: each is
     named on stderr, its tasks run again, and the output is still right (3 ranks);
 (e) a damaged job file: named, every task runs again, the output is right;
 (f) a checkpoint of another job (other --split-size; then a changed input file) is refused
-    with exit 2 and one line; --resume without a checkpoint, too."""
+    with exit 2 and one line; --resume without a checkpoint, too;
+(g) the task farm stopped mid-way and resumed: finished commands are not run again."""
 import collections
 import os
 import re
@@ -145,6 +147,75 @@ with open(os.path.join(badjob, "job.h5"), "r+b") as f:
     f.truncate(os.path.getsize(f.name) - 100)
 (reused, again), err = resume("badjob", badjob, 2)
 t.check("job.h5 is damaged" in err and reused == 0, f"(e) reused {reused}:\n{err[-2000:]}")
+
+# (b2) resumed under the stopped job's own output name: the reduce tasks done before the stop
+# left whole part files, which are reused too. Stopped once 2 of the 8 slowed reduce tasks
+# have had time to finish.
+ck_same = os.path.join(work, "ck-same")
+os.makedirs(ck_same)
+out_same = os.path.join(work, "same.tsv")
+job = t.Job(4, [ringmaster] + BASE + ["--output", out_same, "--checkpoint-dir", ck_same],
+            recovery=False, extra_env=SLOW)
+ranks = job.ranks(4)
+until = time.time() + 30
+while time.time() < until and "stage 0 done" not in job.stderr():
+    time.sleep(0.02)
+time.sleep(2.2)
+for pid in ranks.values():
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+t.check(job.wait(timeout=120) == 4, "(b2) the job did not stop with status 4")
+parts = [n for n in os.listdir(out_same + ".parts") if n.isdigit()]
+job = t.Job(2, [ringmaster] + BASE + ["--output", out_same, "--checkpoint-dir", ck_same,
+                                      "--resume"])
+t.check(job.wait(timeout=120) is not None, "(b2) the resumed job did not end")
+check_output("same-output", out_same)
+m = REUSED.search(job.stdout())
+t.check(m is not None and len(parts) >= 2 and int(m.group(1)) >= 48 + len(parts) - 3,
+        f"(b2) {m.group(0) if m else job.stdout()}: {len(parts)} reduce parts were whole")
+t.check(not os.path.exists(out_same + ".parts"), "(b2) the parts folder stayed")
+
+# (g) the task farm, stopped and resumed: the commands that the last checkpoint had done are
+# reused (their part files are whole), not run again.
+cmds, runs = os.path.join(work, "cmds.txt"), os.path.join(work, "runs.log")
+with open(cmds, "w") as f:
+    for i in range(24):
+        f.write(f"echo {i} >> {runs}; sleep 0.3; echo out {i}\n")
+out_tasks, ck_tasks = os.path.join(work, "tasks.out"), os.path.join(work, "ck-tasks")
+os.makedirs(ck_tasks)
+TASKS = [ringmaster, "run", "tasks", "--input", cmds, "--output", out_tasks,
+         "--checkpoint-dir", ck_tasks]
+job = t.Job(4, TASKS, recovery=False)
+ranks = job.ranks(4)
+until = time.time() + 30
+while time.time() < until and (not os.path.exists(runs) or len(open(runs).read().split()) < 9):
+    time.sleep(0.05)
+for pid in ranks.values():
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+t.check(job.wait(timeout=60) == 4, "(g) the task farm did not stop with status 4")
+before = len(open(runs).read().split())
+job = t.Job(3, TASKS + ["--resume"])
+t.check(job.wait(timeout=60) is not None, "(g) the resumed task farm did not end")
+m = REUSED.search(job.stdout())
+ran = collections.Counter(open(runs).read().split())
+twice = [c for c, n in ran.items() if n > 1]
+t.check(sorted(ran, key=int) == [str(i) for i in range(24)], f"(g) commands run: {ran}")
+# every command the checkpoint had done is reused, none of them runs again; only those that
+# were running at the stop, or started after this rank's last checkpoint file, run twice
+t.check(m is not None and int(m.group(1)) > 0 and int(m.group(2)) == 0 and
+        int(m.group(1)) == int(m.group(3)) and len(twice) <= before - int(m.group(1)),
+        f"(g) {m.group(0) if m else job.stdout()}; {before} had started before the stop; run "
+        f"twice: {twice}")
+if os.path.exists(out_tasks):
+    body = open(out_tasks).read()
+    t.check(all(f"out {i}\n" in body for i in range(24)), "(g) the output misses a command")
+else:
+    t.check(False, "(g) no output")
 
 # (f) another job, a changed input, no checkpoint.
 for name, args, ckdir, expect in (
