@@ -46,8 +46,12 @@ knobs+=" BENCH_PIPELINE_REPS=$BENCH_PIPELINE_REPS BENCH_SWEEP_REPS=$BENCH_SWEEP_
 knobs+=" BENCH_QUICK=$quick"
 
 # save NAME COMMAND...: runs COMMAND (which prints one JSON object) and wraps it.
+# BENCH_ONLY="name..." runs only those (the other results stay as they are).
 save() {
     local name=$1; shift
+    if [ -n "${BENCH_ONLY:-}" ] && [[ " $BENCH_ONLY " != *" $name "* ]]; then
+        return 0
+    fi
     echo "bench: $name ..." >&2
     local json t0=$SECONDS
     if ! json=$("$@"); then
