@@ -20,6 +20,8 @@
 #define MAX_LISTENERS 8
 #define POLL_BATCHES 64
 #define SPIN_NS (50 * RM_NS_PER_US)
+/* A peer not yet heard from since the start may be silent this many suspicion timeouts. */
+#define STARTUP_GRACE 5
 #define IDLE_MIN_US 20
 #define IDLE_MAX_US 2000
 
@@ -89,7 +91,8 @@ int rm_control_create(const struct rm_control_config *cfg, struct rm_control **o
                                     .heartbeat_ns = cfg->heartbeat_ns,
                                     .suspect_ns = cfg->suspect_ns,
                                     .watchers = cfg->watchers,
-                                    .no_self_fence = cfg->no_self_fence};
+                                    .no_self_fence = cfg->no_self_fence,
+                                    .startup_ns = STARTUP_GRACE * cfg->suspect_ns};
     if ((rc = rm_detector_init(&c->det, &dc, c->now)) != 0)
         goto err_after_transport;
     rc = RM_ENOMEM;

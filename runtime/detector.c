@@ -15,7 +15,8 @@ int rm_detector_init(struct rm_detector *d, const struct rm_detector_config *cfg
     d->last_heard = calloc(cfg->size, sizeof *d->last_heard);
     d->dead = calloc(cfg->size, sizeof *d->dead);
     d->watched = calloc(cfg->size, sizeof *d->watched);
-    if (!d->last_heard || !d->dead || !d->watched) {
+    d->heard = calloc(cfg->size, sizeof *d->heard);
+    if (!d->last_heard || !d->dead || !d->watched || !d->heard) {
         rm_detector_close(d);
         return RM_ENOMEM;
     }
@@ -25,6 +26,7 @@ int rm_detector_init(struct rm_detector *d, const struct rm_detector_config *cfg
     for (uint32_t r = 0; r < cfg->size; r++)
         d->last_heard[r] = now;
     rm_detector_mark_dead(d, cfg->self, now); /* only recomputes the watch set */
+    d->started = true;
     return 0;
 }
 
@@ -33,6 +35,8 @@ void rm_detector_close(struct rm_detector *d)
     free(d->last_heard);
     free(d->dead);
     free(d->watched);
+    free(d->heard);
+    d->heard = NULL;
     d->last_heard = NULL;
     d->dead = NULL;
     d->watched = NULL;
@@ -49,8 +53,10 @@ static void recompute_watched(struct rm_detector *d, uint64_t now)
         bool watch = !d->dead[r] && found < want;
         if (watch) {
             found++;
-            if (!was[r])
+            if (!was[r]) {
                 d->last_heard[r] = now;
+                d->heard[r] = d->heard[r] || d->started; /* after a death: the usual timeout */
+            }
         }
         was[r] = watch;
     }
@@ -60,6 +66,8 @@ void rm_detector_heard(struct rm_detector *d, uint32_t from, uint64_t now)
 {
     if (from < d->cfg.size && !d->dead[from] && now > d->last_heard[from])
         d->last_heard[from] = now;
+    if (from < d->cfg.size)
+        d->heard[from] = true;
 }
 
 bool rm_detector_mark_dead(struct rm_detector *d, uint32_t rank, uint64_t now)
@@ -92,8 +100,9 @@ static void fill_heartbeats(const struct rm_detector *d, struct rm_detector_acti
 /* Suspects every watched rank silent for longer than the timeout. */
 static void check_watched(struct rm_detector *d, uint64_t now, struct rm_detector_actions *out)
 {
+    uint64_t first = d->cfg.startup_ns > d->cfg.suspect_ns ? d->cfg.startup_ns : d->cfg.suspect_ns;
     for (uint32_t r = 0; r < d->cfg.size; r++) {
-        if (d->watched[r] && now - d->last_heard[r] > d->cfg.suspect_ns) {
+        if (d->watched[r] && now - d->last_heard[r] > (d->heard[r] ? d->cfg.suspect_ns : first)) {
             d->dead[r] = true;
             d->live--;
             out->suspected[out->n_suspected++] = r;

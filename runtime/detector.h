@@ -7,6 +7,8 @@
  * declares it dead to everyone (RM_MSG_DEATH), so every survivor learns within one message
  * delay. Rank identities are never reused: a rank once dead stays dead.
  *
+ * Until a watched peer is first heard from, the longer startup_ns applies to it.
+ *
  * A rank that sees its own clock jump by more than suspect_ns between two ticks was paused
  * (SIGSTOP, a frozen VM) for longer than its peers wait: they have declared it dead, so it must
  * fence itself. A smaller jump (over half the timeout) only restarts the silence timers, so a
@@ -29,6 +31,10 @@ struct rm_detector_config {
     uint32_t watchers;     /* live successors each rank sends heartbeats to, >= 1 */
     bool no_self_fence;    /* fault injection for tests only: after a long pause, keep acting
                             * (restart the timers) instead of fencing */
+    uint64_t startup_ns;   /* silence allowed to a watched peer not heard from since the start
+                            * [suspect_ns if smaller]: ranks start their control threads at
+                            * different moments, and one still starting on an oversubscribed
+                            * node is late, not dead */
 };
 
 struct rm_detector {
@@ -36,6 +42,8 @@ struct rm_detector {
     uint64_t *last_heard; /* per rank, ns */
     bool *dead;           /* per rank */
     bool *watched;        /* per rank: among my `watchers` live predecessors */
+    bool *heard;          /* per rank: heard from, or watched again after a death */
+    bool started;         /* the first watch set is made */
     uint32_t live;        /* live ranks, self included */
     uint64_t last_tick;
     uint64_t last_sent;
@@ -44,12 +52,12 @@ struct rm_detector {
 
 /* What one tick asks the driver to do. Arrays are owned by the caller (size entries each). */
 struct rm_detector_actions {
-    uint32_t *send_to;     /* heartbeat these ranks */
+    uint32_t *send_to; /* heartbeat these ranks */
     uint32_t n_send;
-    uint32_t *suspected;   /* newly suspected (already marked dead): announce them */
+    uint32_t *suspected; /* newly suspected (already marked dead): announce them */
     uint32_t n_suspected;
-    bool fence_self;       /* this rank was paused past the timeout: stop acting */
-    uint64_t pause_ns;     /* the clock jump that triggered fence_self or a timer reset */
+    bool fence_self;   /* this rank was paused past the timeout: stop acting */
+    uint64_t pause_ns; /* the clock jump that triggered fence_self or a timer reset */
 };
 
 /* Initializes d (caller-allocated). cfg: borrowed, copied. now: current time in ns.

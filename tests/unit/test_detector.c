@@ -17,8 +17,11 @@ struct fixture {
 
 static void setup(struct fixture *f, uint32_t self, uint32_t size, uint32_t watchers)
 {
-    struct rm_detector_config c = {.self = self, .size = size, .heartbeat_ns = 100 * MS,
-                                   .suspect_ns = 400 * MS, .watchers = watchers};
+    struct rm_detector_config c = {.self = self,
+                                   .size = size,
+                                   .heartbeat_ns = 100 * MS,
+                                   .suspect_ns = 400 * MS,
+                                   .watchers = watchers};
     CU_ASSERT_FATAL(rm_detector_init(&f->d, &c, T0) == 0);
     f->a.send_to = f->send;
     f->a.suspected = f->susp;
@@ -27,8 +30,8 @@ static void setup(struct fixture *f, uint32_t self, uint32_t size, uint32_t watc
 static void test_config_errors(void)
 {
     struct rm_detector d;
-    struct rm_detector_config c = {.self = 3, .size = 3, .heartbeat_ns = 1, .suspect_ns = 2,
-                                   .watchers = 1};
+    struct rm_detector_config c = {
+        .self = 3, .size = 3, .heartbeat_ns = 1, .suspect_ns = 2, .watchers = 1};
     CU_ASSERT_EQUAL(rm_detector_init(&d, &c, 0), RM_EINVAL);
     c.self = 0;
     c.suspect_ns = 1;
@@ -89,6 +92,45 @@ static void test_silent_peer_suspected_in_time(void)
     rm_detector_heard(&f.d, 1, T0 + 2500 * MS);
     CU_ASSERT(rm_detector_is_dead(&f.d, 1));
     rm_detector_close(&f.d);
+}
+
+/* A peer not heard from since the start gets startup_ns; once heard, the usual timeout; a peer
+ * watched anew after a death gets the usual timeout at once. */
+static void test_startup_grace(void)
+{
+    struct fixture f;
+    struct rm_detector_config c = {.self = 0,
+                                   .size = 4,
+                                   .heartbeat_ns = 100 * MS,
+                                   .suspect_ns = 400 * MS,
+                                   .watchers = 2,
+                                   .startup_ns = 2000 * MS}; /* 0 watches 3 and 2 */
+    CU_ASSERT_FATAL(rm_detector_init(&f.d, &c, T0) == 0);
+    f.a.send_to = f.send;
+    f.a.suspected = f.susp;
+    uint32_t who = 99;
+    /* 3 speaks from the start; 2 is late: silent for 1.5 s, not suspected */
+    CU_ASSERT_EQUAL(run(&f, T0, T0 + 1500 * MS, 1u << 3, NULL), 0);
+    CU_ASSERT_EQUAL(run(&f, T0 + 1510 * MS, T0 + 3000 * MS, 1u << 3 | 1u << 2, NULL), 0);
+    /* heard now: 3 goes silent and is suspected after the usual 400 ms */
+    CU_ASSERT_EQUAL(run(&f, T0 + 3010 * MS, T0 + 3400 * MS, 1u << 2, NULL), 0);
+    CU_ASSERT_EQUAL(run(&f, T0 + 3410 * MS, T0 + 3420 * MS, 1u << 2, &who), 1);
+    CU_ASSERT_EQUAL(who, 3);
+    /* 1 is watched from 3.41 s on, never heard: the usual timeout, not the start-up grace */
+    CU_ASSERT_EQUAL(run(&f, T0 + 3430 * MS, T0 + 3800 * MS, 1u << 2, NULL), 0);
+    who = 99;
+    CU_ASSERT_EQUAL(run(&f, T0 + 3810 * MS, T0 + 3830 * MS, 1u << 2, &who), 1);
+    CU_ASSERT_EQUAL(who, 1);
+    /* a peer that never speaks at all is suspected once the grace is over */
+    struct fixture g;
+    CU_ASSERT_FATAL(rm_detector_init(&g.d, &c, T0) == 0);
+    g.a.send_to = g.send;
+    g.a.suspected = g.susp;
+    CU_ASSERT_EQUAL(run(&g, T0, T0 + 2000 * MS, 1u << 3, NULL), 0);
+    CU_ASSERT_EQUAL(run(&g, T0 + 2010 * MS, T0 + 2020 * MS, 1u << 3, &who), 1);
+    CU_ASSERT_EQUAL(who, 2);
+    rm_detector_close(&f.d);
+    rm_detector_close(&g.d);
 }
 
 static void test_only_watched_peers_are_judged(void)
@@ -166,6 +208,7 @@ int main(void)
     CU_add_test(s, "silent peer suspected within the timeout", test_silent_peer_suspected_in_time);
     CU_add_test(s, "only watched peers are judged", test_only_watched_peers_are_judged);
     CU_add_test(s, "short stall restarts timers", test_short_stall_restarts_timers);
+    CU_add_test(s, "a peer not yet heard from gets the start-up grace", test_startup_grace);
     CU_add_test(s, "long pause fences self", test_long_pause_fences_self);
     CU_add_test(s, "mark dead", test_mark_dead);
     CU_add_test(s, "single rank", test_single_rank);
