@@ -45,17 +45,17 @@ def check_output(name, out):
         t.check(open(out, "rb").read() == expected, f"{name}: the output differs")
 
 
-def stop_mid_job(name, ckdir, how):
-    """Runs 4 ranks until the reduce stage has run a while, stops them with `how`; returns
-    the job's stderr."""
-    out = os.path.join(work, f"{name}.tsv")
+def stop_mid_job(name, ckdir, how, delay=0.5, out=None):
+    """Runs 4 ranks until the reduce stage has run `delay` seconds, stops them with `how`;
+    returns the job's stderr."""
+    out = out or os.path.join(work, f"{name}.tsv")
     job = t.Job(4, [ringmaster] + BASE + ["--output", out, "--checkpoint-dir", ckdir],
                 recovery=False, extra_env=SLOW)
     ranks = job.ranks(4)
     until = time.time() + 30
     while time.time() < until and "stage 0 done" not in job.stderr():
         time.sleep(0.02)
-    time.sleep(0.5)
+    time.sleep(delay)
     if how == "term":
         for pid in ranks.values():
             try:
@@ -154,19 +154,7 @@ t.check("job.h5 is damaged" in err and reused == 0, f"(e) reused {reused}:\n{err
 ck_same = os.path.join(work, "ck-same")
 os.makedirs(ck_same)
 out_same = os.path.join(work, "same.tsv")
-job = t.Job(4, [ringmaster] + BASE + ["--output", out_same, "--checkpoint-dir", ck_same],
-            recovery=False, extra_env=SLOW)
-ranks = job.ranks(4)
-until = time.time() + 30
-while time.time() < until and "stage 0 done" not in job.stderr():
-    time.sleep(0.02)
-time.sleep(2.2)
-for pid in ranks.values():
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-t.check(job.wait(timeout=120) == 4, "(b2) the job did not stop with status 4")
+stop_mid_job("same", ck_same, "term", delay=2.2, out=out_same)
 parts = [n for n in os.listdir(out_same + ".parts") if n.isdigit()]
 job = t.Job(2, [ringmaster] + BASE + ["--output", out_same, "--checkpoint-dir", ck_same,
                                       "--resume"])
