@@ -3,7 +3,11 @@
  * Run with exactly 2 ranks. Prints one JSON object on rank 0's stdout.
  *
  *  latency: ping-pong of 8-byte messages; plain MPI_Send/MPI_Recv versus rm_transport_send +
- *           flush and rm_transport_poll (framing, checksum, validation, Improbe/Mrecv).
+ *           flush and rm_transport_poll (framing, checksum, validation, reordering). The
+ *           transport is configured as the runtime configures it: with same-node rings unless
+ *           RINGMASTER_SHM=0 (set it, with --mca btl self,tcp, to measure the path between
+ *           nodes). With the rings on, the transport over MPI alone is measured too
+ *           ("ringmaster_mpi_only"), so that both of our paths are on record.
  *  rate:    rank 0 streams small messages to rank 1; plain MPI uses a window of 64 Isends
  *           (the OSU message-rate pattern), ours appends to the per-peer batch and flushes
  *           every 64 messages. The receiver acknowledges the end.
@@ -12,6 +16,7 @@
  * `bench_transport 1 plain|rm` runs one latency variant alone (for callgrind).
  */
 #include <mpi.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,15 +165,21 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return 2;
     }
-    int reps = argc > 1 ? atoi(argv[1]) : 9, iters = 20000, n = 1000000;
+    int reps = argc > 1 ? atoi(argv[1]) : 9, n = 1000000;
+    int iters = getenv("BENCH_ITERS") ? atoi(getenv("BENCH_ITERS")) : 20000;
     MPI_Comm comm;
     MPI_Comm_dup(MPI_COMM_WORLD, &comm);
-    struct rm_transport_config cfg = {.comm = comm, .tag = TAG_RM};
+    struct rm_transport_config cfg = {
+        .comm = comm, .tag = TAG_RM, .shm_ring_bytes = rm_transport_shm_env()};
+    struct rm_transport_config cfg_mpi = cfg;
+    cfg_mpi.shm_ring_bytes = 0;
+    bool both = cfg.shm_ring_bytes > 0;
     struct rm_transport *t;
     if (rm_transport_create(&cfg, &t) != 0)
         MPI_Abort(MPI_COMM_WORLD, 1);
     double *lp = calloc((size_t)reps, sizeof(double)), *lr = calloc((size_t)reps, sizeof(double));
     double *rp = calloc((size_t)reps, sizeof(double)), *rr = calloc((size_t)reps, sizeof(double));
+    double *lm = calloc((size_t)reps, sizeof(double));
     if (argc > 2) { /* profiling aid: only one latency variant, e.g. under callgrind */
         double us = strcmp(argv[2], "plain") == 0 ? plain_pingpong(iters) : rm_pingpong(t, iters);
         if (rank == 0)
@@ -188,6 +199,12 @@ int main(int argc, char **argv)
             MPI_Abort(MPI_COMM_WORLD, 1);
         lr[r] = rm_pingpong(t, iters);
         rm_transport_destroy(t, 1000);
+        if (both) {
+            if (rm_transport_create(&cfg_mpi, &t) != 0)
+                MPI_Abort(MPI_COMM_WORLD, 1);
+            lm[r] = rm_pingpong(t, iters);
+            rm_transport_destroy(t, 1000);
+        }
         rp[r] = plain_rate(n);
         if (rm_transport_create(&cfg, &t) != 0)
             MPI_Abort(MPI_COMM_WORLD, 1);
@@ -200,6 +217,12 @@ int main(int argc, char **argv)
         printf("{\"bench\":\"transport\",\"reps\":%d,\"latency_us\":{", reps);
         print_spread("plain_mpi", 3, mlp, lp, reps);
         print_spread("ringmaster", 3, mlr, lr, reps);
+        if (both) {
+            double mlm = median(lm, reps);
+            print_spread("ringmaster_mpi_only", 3, mlm, lm, reps);
+            printf("\"ratio_mpi_only\":%.3f,", mlm / mlp);
+        }
+        printf("\"shm_rings\":%s,", both ? "true" : "false");
         printf("\"ratio\":%.3f},\"rate_msgs_per_s\":{", mlr / mlp);
         print_spread("plain_mpi", 0, mrp, rp, reps);
         print_spread("ringmaster", 0, mrr, rr, reps);
@@ -209,6 +232,7 @@ int main(int argc, char **argv)
     free(lr);
     free(rp);
     free(rr);
+    free(lm);
     MPI_Finalize();
     return 0;
 }

@@ -199,11 +199,12 @@ static void log_transport(struct rm_control *ctl)
 {
     struct rm_transport_stats st;
     rm_control_stats(ctl, &st);
-    rm_debug("transport: %llu frames sent in %llu batches, %llu received in %llu batches, "
+    rm_debug("transport: %llu frames sent in %llu batches (%llu through shared memory), %llu "
+             "received in %llu batches, "
              "%llu malformed dropped, %llu batches from dead ranks dropped, %llu sends to dead "
              "ranks refused",
              (unsigned long long)st.frames_sent, (unsigned long long)st.batches_sent,
-             (unsigned long long)st.frames_received, (unsigned long long)st.batches_received,
+             (unsigned long long)st.batches_shm, (unsigned long long)st.frames_received, (unsigned long long)st.batches_received,
              (unsigned long long)st.malformed, (unsigned long long)st.from_dead,
              (unsigned long long)st.refused_dead);
 }

@@ -82,7 +82,10 @@ int rm_control_create(const struct rm_control_config *cfg, struct rm_control **o
         MPI_Comm_size(cfg->comm, &c->size) != MPI_SUCCESS)
         goto err_free;
     struct rm_transport_config tc = {
-        .comm = cfg->comm, .tag = CONTROL_TAG, .batch_bytes = cfg->batch_bytes};
+        .comm = cfg->comm,
+        .tag = CONTROL_TAG,
+        .batch_bytes = cfg->batch_bytes,
+        .shm_ring_bytes = rm_transport_shm_env()};
     if ((rc = rm_transport_create(&tc, &c->tp)) != 0)
         goto err_free;
     c->now = rm_clock_now(&c->cfg.clock);

@@ -54,6 +54,8 @@ typedef void (*rm_tick_fn)(struct rm_control *c, void *ctx, uint64_t now_ns);
 typedef void (*rm_call_fn)(struct rm_control *c, void *arg);
 
 /* Creates the control object (the thread starts with rm_control_start). cfg: borrowed.
+ * Collective over cfg->comm: it maps the node's shared-memory rings (nodeshm.h), unless
+ * RINGMASTER_SHM=0.
  * Returns 0, RM_EINVAL, RM_ENOMEM, RM_EMPI, RM_EIO. Main thread. */
 int rm_control_create(const struct rm_control_config *cfg, struct rm_control **out);
 

@@ -7,51 +7,11 @@
 #include "ringmaster.h"
 #include "runtime/log.h"
 #include "runtime/reorder.h"
-
-#define RING 16        /* receives kept posted */
-#define FULL_EVERY 256 /* every this many polls, test every request (see progress) */
-
-struct batch {
-    unsigned char *buf;
-    size_t len, cap;
-};
-
-/* A posted send; its request is reqs[RING + index]. */
-struct pending_send {
-    unsigned char *buf; /* owned until the request completes; NULL once it did */
-    int dest;
-    bool pooled; /* a batch_bytes buffer that goes back to the pool */
-};
-
-#define POOL_MAX 32 /* spare batch buffers kept for reuse */
-
-struct rm_transport {
-    struct rm_transport_config cfg;
-    int rank, size;
-    uint64_t term, epoch;
-    struct batch *out; /* per peer */
-    bool *dead;        /* per peer */
-    struct pending_send *pend;
-    size_t n_pend, cap_pend;
-    uint64_t *seq_out; /* per peer: seq of the last batch posted */
-    struct rm_reorder *rx;
-    MPI_Request *reqs;       /* RING posted receives (MPI_ANY_SOURCE), then one per pending
-                              * send: one MPI_Testsome progresses both */
-    unsigned char *ring_buf; /* RING x batch_bytes */
-    bool *deferred_forget;   /* per peer: dead, stash not yet dropped */
-    int order[RING];         /* ring slots, oldest posted receive first (circular from head) */
-    int head;
-    unsigned polls;   /* polls since the last full Testsome */
-    int repost[RING]; /* slots taken and not yet posted again, oldest first */
-    int n_repost;
-    unsigned char *pool[POOL_MAX]; /* spare batch buffers */
-    int n_pool;
-    struct rm_transport_stats st;
-};
+#include "runtime/transport_int.h"
 
 static int post_recv(struct rm_transport *t, int slot)
 {
-    unsigned char *buf = t->ring_buf + (size_t)slot * t->cfg.batch_bytes;
+    unsigned char *buf = t->recv_buf + (size_t)slot * t->cfg.batch_bytes;
     return MPI_Irecv(buf, (int)t->cfg.batch_bytes, MPI_BYTE, MPI_ANY_SOURCE, t->cfg.tag,
                      t->cfg.comm, &t->reqs[slot]) == MPI_SUCCESS
                ? 0
@@ -65,13 +25,16 @@ static int alloc_peers(struct rm_transport *t)
     t->dead = calloc(n, sizeof *t->dead);
     t->seq_out = calloc(n, sizeof *t->seq_out);
     t->deferred_forget = calloc(n, sizeof *t->deferred_forget);
-    t->ring_buf = malloc(RING * t->cfg.batch_bytes);
-    t->reqs = malloc(RING * sizeof *t->reqs);
+    t->dirty = calloc(n, sizeof *t->dirty);
+    t->queued = calloc(n, sizeof *t->queued);
+    t->recv_buf = malloc(RECVS * t->cfg.batch_bytes);
+    t->reqs = malloc(RECVS * sizeof *t->reqs);
     if (!t->reqs)
         return RM_ENOMEM;
-    for (int i = 0; i < RING; i++)
+    for (int i = 0; i < RECVS; i++)
         t->reqs[i] = MPI_REQUEST_NULL;
-    if (!t->out || !t->dead || !t->seq_out || !t->deferred_forget || !t->ring_buf)
+    if (!t->out || !t->dead || !t->seq_out || !t->deferred_forget || !t->recv_buf || !t->dirty ||
+        !t->queued)
         return RM_ENOMEM;
     return rm_reorder_create(t->size, t->cfg.max_payload, &t->rx);
 }
@@ -97,7 +60,9 @@ int rm_transport_create(const struct rm_transport_config *cfg, struct rm_transpo
         goto err;
     if ((rc = alloc_peers(t)) != 0)
         goto err;
-    for (int i = 0; i < RING; i++) {
+    if (t->cfg.shm_ring_bytes > 0 && (rc = rm__tshm_open(t)) != 0)
+        goto err;
+    for (int i = 0; i < RECVS; i++) {
         t->order[i] = i;
         if ((rc = post_recv(t, i)) != 0)
             goto err;
@@ -112,13 +77,18 @@ err:
 static int progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int *recvs, int *sends);
 static void to_tail(struct rm_transport *t, int slot);
 
+void rm__transport_release(struct rm_transport *t, unsigned char *buf, bool pooled)
+{
+    if (pooled && t->n_pool < POOL_MAX)
+        t->pool[t->n_pool++] = buf;
+    else
+        free(buf);
+}
+
 /* Returns a completed send's buffer to the pool, or frees it. */
 static void release(struct rm_transport *t, struct pending_send *p)
 {
-    if (p->pooled && t->n_pool < POOL_MAX)
-        t->pool[t->n_pool++] = p->buf;
-    else
-        free(p->buf);
+    rm__transport_release(t, p->buf, p->pooled);
     p->buf = NULL;
 }
 
@@ -138,7 +108,9 @@ void rm_transport_destroy(struct rm_transport *t, int timeout_ms)
     double until = MPI_Wtime() + timeout_ms / 1000.0;
     for (int r, n; t->reqs;) {
         progress(t, ignore_frame, NULL, &r, &n);
-        bool live_pending = false;
+        if (t->shm)
+            rm__tshm_retry(t); /* what waits for ring room: dead peers' was dropped */
+        bool live_pending = t->n_backlog > 0;
         for (size_t i = 0; i < t->n_pend; i++)
             live_pending |= !t->dead[t->pend[i].dest];
         if (!live_pending || MPI_Wtime() > until)
@@ -149,7 +121,7 @@ void rm_transport_destroy(struct rm_transport *t, int timeout_ms)
      * 4.1 after a rank's death), so each gets a bounded wait and is then abandoned. */
     double cancel_until = MPI_Wtime() + CANCEL_WAIT_S;
     bool abandoned = false;
-    for (int i = 0; t->reqs && i < RING; i++) {
+    for (int i = 0; t->reqs && i < RECVS; i++) {
         if (t->reqs[i] == MPI_REQUEST_NULL)
             continue;
         MPI_Cancel(&t->reqs[i]);
@@ -168,10 +140,13 @@ void rm_transport_destroy(struct rm_transport *t, int timeout_ms)
     free(t->seq_out);
     free(t->deferred_forget);
     if (!abandoned) /* an abandoned receive may still write into it */
-        free(t->ring_buf);
+        free(t->recv_buf);
     while (t->n_pool > 0)
         free(t->pool[--t->n_pool]);
     rm_reorder_destroy(t->rx);
+    free(t->dirty);
+    free(t->queued);
+    rm__tshm_close(t);
     if (t->n_pend == 0 && !abandoned) {
         free(t->pend);
         free(t->reqs);
@@ -185,26 +160,36 @@ void rm_transport_set_stamp(struct rm_transport *t, uint64_t term, uint64_t epoc
     t->epoch = epoch;
 }
 
-/* Stamps the batch header (next seq for dest) and posts the send; takes buf on success. */
+/* Stamps the batch header (next seq for dest) and sends it: through dest's same-node ring when
+ * it has one, else with MPI_Isend. Takes buf on success. */
 static int post(struct rm_transport *t, int dest, unsigned char *buf, size_t len, uint32_t flags,
                 bool pooled)
 {
+    rm_batch_header_write(buf, (uint32_t)t->rank, t->seq_out[dest] + 1, flags);
+    int sr = t->shm ? rm__tshm_send(t, dest, buf, len, pooled) : 0;
+    if (sr != 0) {
+        if (sr < 0)
+            return sr;
+        t->seq_out[dest]++;
+        t->st.batches_sent++;
+        t->st.bytes_sent += len;
+        return 0;
+    }
     if (t->n_pend == t->cap_pend) {
         size_t cap = t->cap_pend ? 2 * t->cap_pend : 16;
         struct pending_send *p = realloc(t->pend, cap * sizeof *p);
         if (!p)
             return RM_ENOMEM;
         t->pend = p;
-        MPI_Request *r = realloc(t->reqs, (RING + cap) * sizeof *r); /* handles move freely */
+        MPI_Request *r = realloc(t->reqs, (RECVS + cap) * sizeof *r); /* handles move freely */
         if (!r)
             return RM_ENOMEM;
         t->reqs = r;
         t->cap_pend = cap;
     }
-    rm_batch_header_write(buf, (uint32_t)t->rank, t->seq_out[dest] + 1, flags);
     struct pending_send *p = &t->pend[t->n_pend];
     if (MPI_Isend(buf, (int)len, MPI_BYTE, dest, t->cfg.tag, t->cfg.comm,
-                  &t->reqs[RING + t->n_pend]) != MPI_SUCCESS)
+                  &t->reqs[RECVS + t->n_pend]) != MPI_SUCCESS)
         return RM_EMPI;
     t->seq_out[dest]++;
     p->buf = buf;
@@ -307,6 +292,10 @@ int rm_transport_send(struct rm_transport *t, int dest, uint8_t type, const void
         rc = n < 0 ? (int)n : 0;
         if (n > 0)
             b->len += (size_t)n;
+        if (n > 0 && !t->queued[dest]) {
+            t->queued[dest] = true;
+            t->dirty[t->n_dirty++] = dest;
+        }
     }
     if (rc == 0)
         t->st.frames_sent++;
@@ -315,12 +304,18 @@ int rm_transport_send(struct rm_transport *t, int dest, uint8_t type, const void
 
 int rm_transport_flush(struct rm_transport *t)
 {
-    int first = 0;
-    for (int r = 0; r < t->size; r++) {
-        int rc = flush_one(t, r);
-        if (rc != 0 && first == 0)
-            first = rc;
+    int first = 0, kept = 0;
+    for (int k = 0; k < t->n_dirty; k++) {
+        int dest = t->dirty[k], rc = flush_one(t, dest);
+        if (rc != 0) { /* still queued: the next flush retries */
+            t->dirty[kept++] = dest;
+            if (first == 0)
+                first = rc;
+        } else {
+            t->queued[dest] = false;
+        }
     }
+    t->n_dirty = kept;
     return first;
 }
 
@@ -354,7 +349,7 @@ static int take(struct rm_transport *t, int i, const MPI_Status *st, bool failed
                 void *ctx)
 {
     int count = 0, src = st->MPI_SOURCE;
-    unsigned char *buf = t->ring_buf + (size_t)i * t->cfg.batch_bytes;
+    unsigned char *buf = t->recv_buf + (size_t)i * t->cfg.batch_bytes;
     int rc = 0;
     if (failed || MPI_Get_count(st, MPI_BYTE, &count) != MPI_SUCCESS || count < 0 || src < 0 ||
         src >= t->size) {
@@ -390,6 +385,9 @@ static int repost_all(struct rm_transport *t)
 /* Drops what is waiting from peers declared dead since the last poll. */
 static void forget_dead(struct rm_transport *t)
 {
+    if (!t->any_forget)
+        return;
+    t->any_forget = false;
     for (int r = 0; r < t->size; r++) {
         if (t->deferred_forget[r]) {
             rm_reorder_forget(t->rx, r);
@@ -398,7 +396,7 @@ static void forget_dead(struct rm_transport *t)
     }
 }
 
-/* Drops completed sends from the pending list, oldest first kept first, and reqs[RING + i]
+/* Drops completed sends from the pending list, oldest first kept first, and reqs[RECVS + i]
  * aligned with pend[i]. */
 static void compact_sends(struct rm_transport *t)
 {
@@ -407,7 +405,7 @@ static void compact_sends(struct rm_transport *t)
         if (!t->pend[i].buf)
             continue;
         t->pend[k] = t->pend[i];
-        t->reqs[RING + k] = t->reqs[RING + i];
+        t->reqs[RECVS + k] = t->reqs[RECVS + i];
         k++;
     }
     t->n_pend = k;
@@ -417,11 +415,11 @@ static void compact_sends(struct rm_transport *t)
 static void to_tail(struct rm_transport *t, int slot)
 {
     int pos = 0;
-    while (t->order[(t->head + pos) % RING] != slot)
+    while (t->order[(t->head + pos) % RECVS] != slot)
         pos++;
-    for (; pos < RING - 1; pos++)
-        t->order[(t->head + pos) % RING] = t->order[(t->head + pos + 1) % RING];
-    t->order[(t->head + RING - 1) % RING] = slot;
+    for (; pos < RECVS - 1; pos++)
+        t->order[(t->head + pos) % RECVS] = t->order[(t->head + pos + 1) % RECVS];
+    t->order[(t->head + RECVS - 1) % RECVS] = slot;
 }
 
 /* One MPI_Testsome over every posted receive and send: completes sends, and receives that
@@ -429,19 +427,19 @@ static void to_tail(struct rm_transport *t, int slot)
  * another, or a peer that died mid-transfer). */
 static int progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int *recvs, int *sends)
 {
-    int total = RING + (int)t->n_pend, n = 0, rc = 0;
-    int idx[RING + 64];
-    MPI_Status sts[RING + 64];
+    int total = RECVS + (int)t->n_pend, n = 0, rc = 0;
+    int idx[RECVS + 64];
+    MPI_Status sts[RECVS + 64];
     *recvs = *sends = 0;
-    if (total > RING + 64)
-        total = RING + 64; /* the rest are tested on the next call */
+    if (total > RECVS + 64)
+        total = RECVS + 64; /* the rest are tested on the next call */
     int mrc = MPI_Testsome(total, t->reqs, &n, idx, sts);
     if (mrc != MPI_SUCCESS && mrc != MPI_ERR_IN_STATUS)
         return RM_EMPI;
     for (int k = 0; k < n && n != MPI_UNDEFINED; k++) { /* any order: see reorder.h */
         bool failed = mrc == MPI_ERR_IN_STATUS && sts[k].MPI_ERROR != MPI_SUCCESS;
-        if (idx[k] >= RING) {
-            release(t, &t->pend[idx[k] - RING]);
+        if (idx[k] >= RECVS) {
+            release(t, &t->pend[idx[k] - RECVS]);
             ++*sends;
             continue;
         }
@@ -465,7 +463,7 @@ static int fast_progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int 
     *recvs = 0;
     *sends = 0;
     /* Small sends usually complete as they are posted; retire the oldest one cheaply. */
-    if (t->n_pend > 0 && MPI_Test(&t->reqs[RING], &flag, MPI_STATUS_IGNORE) == MPI_SUCCESS &&
+    if (t->n_pend > 0 && MPI_Test(&t->reqs[RECVS], &flag, MPI_STATUS_IGNORE) == MPI_SUCCESS &&
         flag) {
         release(t, &t->pend[0]);
         compact_sends(t);
@@ -479,15 +477,30 @@ static int fast_progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int 
         return 0;
     *recvs = 1;
     int rc = take(t, slot, &st, mrc != MPI_SUCCESS, fn, ctx);
-    t->head = (t->head + 1) % RING; /* the reposted slot is now the newest: the tail */
+    t->head = (t->head + 1) % RECVS; /* the reposted slot is now the newest: the tail */
     return rc;
+}
+
+/* Whether this poll may leave MPI alone: with same-node rings, MPI may carry nothing for long
+ * stretches (every peer on one node), and testing it costs more than polling every ring. After
+ * MPI_QUIET polls that found nothing there, MPI is tested on one poll in MPI_SKIP only, which
+ * polls the rings four times as often and delays an MPI message by three ring polls at most. */
+static bool skip_mpi(struct rm_transport *t, bool thorough)
+{
+    if (!t->shm || thorough || t->n_pend > 0 || t->n_repost > 0 || t->mpi_quiet < MPI_QUIET)
+        return false;
+    return (++t->mpi_skip & (MPI_SKIP - 1)) != 0;
 }
 
 int rm_transport_poll(struct rm_transport *t, int max_batches, bool thorough, rm_frame_fn fn,
                       void *ctx, int *activity)
 {
-    int got = 0, sent = 0, rc = repost_all(t);
-    while (rc == 0) {
+    int got = 0, sent = 0, rc = t->n_repost ? repost_all(t) : 0;
+    if (t->shm) {
+        rm__tshm_retry(t);
+        got = rm__tshm_drain(t, max_batches > 0 ? max_batches : 1, fn, ctx, &rc);
+    }
+    while (rc == 0 && !skip_mpi(t, thorough)) {
         int r = 0, n = 0;
         if (thorough || ++t->polls >= FULL_EVERY || t->n_pend >= 64) {
             t->polls = 0;
@@ -495,6 +508,7 @@ int rm_transport_poll(struct rm_transport *t, int max_batches, bool thorough, rm
         } else {
             rc = fast_progress(t, fn, ctx, &r, &n);
         }
+        t->mpi_quiet = r || n ? 0 : t->mpi_quiet + (t->mpi_quiet < MPI_QUIET);
         got += r;
         sent += n;
         if (r == 0 || got >= max_batches)
@@ -506,12 +520,21 @@ int rm_transport_poll(struct rm_transport *t, int max_batches, bool thorough, rm
     return rc;
 }
 
+size_t rm_transport_shm_env(void)
+{
+    const char *v = getenv("RINGMASTER_SHM");
+    return v && strcmp(v, "0") == 0 ? 0 : RM_TRANSPORT_SHM_RING;
+}
+
 void rm_transport_mark_dead(struct rm_transport *t, int rank)
 {
     if (rank < 0 || rank >= t->size || rank == t->rank)
         return;
     t->dead[rank] = true;
+    if (t->shm)
+        rm__tshm_drop(t, rank);
     t->deferred_forget[rank] = true;
+    t->any_forget = true;
     free(t->out[rank].buf);
     t->out[rank] = (struct batch){0};
 }
@@ -523,7 +546,7 @@ bool rm_transport_is_dead(const struct rm_transport *t, int rank)
 
 size_t rm_transport_pending(const struct rm_transport *t)
 {
-    return t->n_pend;
+    return t->n_pend + t->n_backlog;
 }
 
 void rm_transport_stats(const struct rm_transport *t, struct rm_transport_stats *out)

@@ -1,13 +1,14 @@
 /*
  * transport.h: framed, batched, validated point-to-point messages over MPI.
  *
- * Small frames to the same peer are appended to a per-peer batch and leave as one MPI message
- * on rm_transport_flush() or when the batch fills; a frame larger than a batch travels as a
- * run of fragments. Every batch carries a per-peer sequence number (reorder.h). The receiver
- * keeps 16 receives posted with MPI_ANY_SOURCE, so no receive ever names a rank that may be
- * dead, and delivers each peer's frames in the order they were sent. Every frame is validated
- * (frame.h) and its sender must match the MPI envelope; malformed frames and frames from dead
- * ranks are dropped and counted, never delivered.
+ * Small frames to the same peer are appended to a per-peer batch and leave as one message on
+ * rm_transport_flush() or when the batch fills; a frame larger than a batch travels as a run
+ * of fragments. A batch to a rank of the same node goes through that pair's shared-memory ring
+ * (nodeshm.h) when the ring has room, and as an MPI message otherwise. Every batch carries a
+ * per-peer sequence number (reorder.h). The receiver keeps 16 receives posted with MPI_ANY_SOURCE,
+ * so no receive ever names a rank that may be dead, and delivers each peer's frames in the order
+ * they were sent. Every frame is validated (frame.h) and its sender must match the MPI envelope;
+ * malformed frames and frames from dead ranks are dropped and counted, never delivered.
  *
  * Not thread-safe: only the control thread may call these functions (it owns every MPI call).
  */
@@ -27,15 +28,25 @@ struct rm_transport_config {
     size_t batch_bytes; /* largest batch, and the size of each posted receive [16 KiB];
                          * every rank of a job must use the same value */
     size_t max_payload; /* largest frame payload accepted or sent [RM_FRAME_DEFAULT_MAX_PAYLOAD] */
+    size_t shm_ring_bytes; /* data bytes of each ring to a rank of the same node (nodeshm.h);
+                            * 0: MPI only. When set, rm_transport_create is collective */
 };
+
+#define RM_TRANSPORT_SHM_RING (64u << 10) /* the runtime's ring size */
+
+/* Returns the ring size the environment asks for: 0 when RINGMASTER_SHM=0 (MPI only, as
+ * between nodes), else RM_TRANSPORT_SHM_RING. Can't fail. */
+size_t rm_transport_shm_env(void);
 
 struct rm_transport_stats {
     uint64_t frames_sent, frames_received;
     uint64_t batches_sent, batches_received;
     uint64_t bytes_sent, bytes_received;
-    uint64_t malformed;      /* frames or batches dropped as invalid */
-    uint64_t from_dead;      /* batches dropped because their sender was declared dead */
-    uint64_t refused_dead;   /* sends refused because the destination is dead */
+    uint64_t malformed;    /* frames or batches dropped as invalid */
+    uint64_t from_dead;    /* batches dropped because their sender was declared dead */
+    uint64_t refused_dead; /* sends refused because the destination is dead */
+    uint64_t batches_shm;  /* of batches_sent, those that went through a same-node ring */
+    uint64_t shm_waits;    /* batches that had to wait for room in a full ring */
 };
 
 /* Called once per delivered frame. payload is borrowed for the duration of the call. */
@@ -43,8 +54,10 @@ typedef void (*rm_frame_fn)(void *ctx, const struct rm_frame_header *hdr, const 
 
 struct rm_transport;
 
-/* Creates a transport over cfg->comm. cfg: borrowed, copied. On success *out is owned by the
- * caller and released with rm_transport_destroy. Returns 0, RM_EINVAL, RM_ENOMEM, RM_EMPI. */
+/* Creates a transport over cfg->comm. cfg: borrowed, copied. Collective over cfg->comm when
+ * cfg->shm_ring_bytes is set (every rank must be alive: call it at start-up). On success *out is
+ * owned by the caller and released with rm_transport_destroy. Returns 0, RM_EINVAL, RM_ENOMEM,
+ * RM_EMPI. */
 int rm_transport_create(const struct rm_transport_config *cfg, struct rm_transport **out);
 
 /* Frees the transport. Sends still in flight to live peers are completed first, within
@@ -89,7 +102,7 @@ void rm_transport_stats(const struct rm_transport *t, struct rm_transport_stats 
 
 /* Validates one received batch from `source` and delivers its good frames to fn; counts the
  * rest in stats. Exposed for the unit tests (no MPI involved). Returns the frames delivered. */
-int rm__transport_deliver(struct rm_transport_stats *stats, int source, const void *buf,
-                          size_t len, size_t max_payload, rm_frame_fn fn, void *ctx);
+int rm__transport_deliver(struct rm_transport_stats *stats, int source, const void *buf, size_t len,
+                          size_t max_payload, rm_frame_fn fn, void *ctx);
 
 #endif /* RM_TRANSPORT_H */

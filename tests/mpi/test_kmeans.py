@@ -85,7 +85,7 @@ def run(out, leader):
                     "--iterations", str(ITER), "--seed", str(SEED), "--input", data,
                     "--output", out, "--split-size", str(SPLIT), "--heartbeat-ms", "100",
                     "--suspect-ms", "400"],
-                extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "2:60"})
+                extra_env={"RINGMASTER_FAULT_SLOW_STAGE": f"{3 if leader else 2}:60"})
     ranks = job.ranks(5)
     victim = t.kill_worker_at_stage(job, ranks, 3 if leader else 2, leader=leader)
     rc = job.wait(timeout=180)

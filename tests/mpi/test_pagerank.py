@@ -38,7 +38,7 @@ def run(out, leader):
     job = t.Job(5, [ringmaster, "run", "pagerank", "--input"] + files +
                 ["--output", out, "--iterations", str(ITER), "--partitions", "6", "--split-size",
                  "64K", "--heartbeat-ms", "100", "--suspect-ms", "400"],
-                extra_env={"RINGMASTER_FAULT_SLOW_STAGE": "3:80"})
+                extra_env={"RINGMASTER_FAULT_SLOW_STAGE": f"{4 if leader else 3}:80"})
     ranks = job.ranks(5)
     victim = t.kill_worker_at_stage(job, ranks, 4 if leader else 3, leader=leader)
     rc = job.wait(timeout=180)
