@@ -79,11 +79,12 @@ PY
 
 status=0
 started=$SECONDS
-# Same node (shared memory), and over Open MPI's TCP transport on loopback (as between nodes).
+# Same node (our shared-memory rings, and our layer over MPI alone, against MPI's shared
+# memory), and over Open MPI's TCP transport on loopback with our rings off (as between nodes).
 save transport timeout 900 mpirun -np 2 "$build/bench/bench_transport" "$BENCH_REPS" \
     || status=1
-save transport_tcp timeout 900 mpirun -np 2 --mca btl self,tcp "$build/bench/bench_transport" \
-    "$BENCH_REPS" || status=1
+save transport_tcp timeout 900 env RINGMASTER_SHM=0 mpirun -np 2 --mca btl self,tcp \
+    "$build/bench/bench_transport" "$BENCH_REPS" || status=1
 save raft_commit timeout 600 mpirun --oversubscribe -np 3 "$build/bench/bench_raft" \
     "${raft_args[@]}" || status=1
 save idle_cpu timeout 300 python3 "$here/bench_runtime.py" idle "$rm_bin" \

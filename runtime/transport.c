@@ -458,26 +458,33 @@ static int progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int *recv
  * so the next message lands in the oldest one. Tests only that receive. */
 static int fast_progress(struct rm_transport *t, rm_frame_fn fn, void *ctx, int *recvs, int *sends)
 {
-    int flag = 0, slot = t->order[t->head];
-    MPI_Status st;
+    int slot = t->order[t->head], nreq = t->n_pend > 0 ? 2 : 1, n = 0, idx[2];
+    MPI_Status sts[2];
     *recvs = 0;
     *sends = 0;
-    /* Small sends usually complete as they are posted; retire the oldest one cheaply. */
-    if (t->n_pend > 0 && MPI_Test(&t->reqs[RECVS], &flag, MPI_STATUS_IGNORE) == MPI_SUCCESS &&
-        flag) {
-        release(t, &t->pend[0]);
-        compact_sends(t);
-        *sends = 1;
-    }
-    flag = 0;
-    int mrc = MPI_Test(&t->reqs[slot], &flag, &st);
-    if (mrc != MPI_SUCCESS && !flag)
+    /* The oldest receive and the oldest send (small sends usually complete as they are posted)
+     * in one MPI_Testsome: one pass of the progress engine for both, where two MPI_Tests would
+     * make two, a system call each over TCP. */
+    MPI_Request pair[2] = {t->reqs[slot], nreq > 1 ? t->reqs[RECVS] : MPI_REQUEST_NULL};
+    int mrc = MPI_Testsome(nreq, pair, &n, idx, sts);
+    t->reqs[slot] = pair[0];
+    if (nreq > 1)
+        t->reqs[RECVS] = pair[1];
+    if (mrc != MPI_SUCCESS && mrc != MPI_ERR_IN_STATUS)
         return RM_EMPI;
-    if (!flag)
-        return 0;
-    *recvs = 1;
-    int rc = take(t, slot, &st, mrc != MPI_SUCCESS, fn, ctx);
-    t->head = (t->head + 1) % RECVS; /* the reposted slot is now the newest: the tail */
+    int rc = 0;
+    for (int k = 0; k < n && n != MPI_UNDEFINED; k++) {
+        if (idx[k] == 1) {
+            release(t, &t->pend[0]);
+            compact_sends(t);
+            *sends = 1;
+            continue;
+        }
+        bool failed = mrc == MPI_ERR_IN_STATUS && sts[k].MPI_ERROR != MPI_SUCCESS;
+        *recvs = 1;
+        rc = take(t, slot, &sts[k], failed, fn, ctx);
+        t->head = (t->head + 1) % RECVS; /* the reposted slot is now the newest: the tail */
+    }
     return rc;
 }
 
