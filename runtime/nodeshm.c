@@ -125,6 +125,14 @@ static int attach_all(struct rm_nodeshm *s, MPI_Comm node, bool usable, int *all
     return rc;
 }
 
+/* RINGMASTER_FAULT_NO_SHM=I (tests only): the node's rank with local index I behaves as if it
+ * could not map the segment, so that every rank of the node must fall back to MPI together. */
+static bool fault_no_shm(int me)
+{
+    const char *v = getenv("RINGMASTER_FAULT_NO_SHM");
+    return v && *v && atoi(v) == me;
+}
+
 /* The largest ring, down to MIN_RING, that keeps the node's segment within the cap. */
 static size_t fit_ring(size_t want, int n)
 {
@@ -164,7 +172,7 @@ int rm_nodeshm_open(MPI_Comm comm, size_t ring_cap, struct rm_nodeshm **out)
     s->region = rm_shmring_region_bytes(s->ring_cap);
     s->bytes = (size_t)s->n * (size_t)s->n * s->region;
     int map_rc = map_ranks(s, comm, node, size);
-    if ((rc = attach_all(s, node, map_rc == 0, &all_ok)) != 0)
+    if ((rc = attach_all(s, node, map_rc == 0 && !fault_no_shm(s->me), &all_ok)) != 0)
         goto out_free;
     if (!all_ok) {
         rm_debug("node shared memory unavailable on some rank of this node; MPI only");

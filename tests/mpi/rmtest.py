@@ -166,6 +166,15 @@ def kill_worker_at_stage(job, ranks, stage, delay=0.0, timeout=30.0, leader=Fals
     return victim
 
 
+def shm_segments():
+    """Ringmaster's shared-memory objects in /dev/shm (each is unlinked at start-up, once
+    every rank of the node has mapped it, so none should ever outlive a job)."""
+    try:
+        return {n for n in os.listdir("/dev/shm") if n.startswith("ringmaster-")}
+    except FileNotFoundError:
+        return set()
+
+
 LOG = re.compile(r"^\[(\d\d):(\d\d):(\d\d)\.(\d\d\d) rank (-?\d+)\] (\w+): (.*)$")
 
 

@@ -10,6 +10,7 @@ ringmaster = sys.argv[1]
 SUSPECT_MS = 400
 TASKS = 240
 
+shm_before = t.shm_segments()
 job = t.Job(4, [ringmaster, "run", "noop", "--tasks", str(TASKS), "--task-ms", "25",
                 "--batch-size", "2", "--heartbeat-ms", "100", "--suspect-ms", str(SUSPECT_MS)])
 ranks = job.ranks(4)
@@ -42,6 +43,8 @@ for survivor in (0, 1, 3):
     t.check(any(r == survivor and m.startswith("epoch 1 communicator ready: 3 ranks")
                 for _, r, _, m in t.log_lines(err)),
             f"rank {survivor} did not build the epoch 1 communicator")
+left = t.shm_segments() - shm_before
+t.check(not left, f"shared-memory objects left in /dev/shm after a rank was killed: {left}")
 if t.failures:
     print(err)
 t.finish("test_kill_worker")
