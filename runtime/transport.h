@@ -4,7 +4,8 @@
  * Small frames to the same peer are appended to a per-peer batch and leave as one message on
  * rm_transport_flush() or when the batch fills; a frame larger than a batch travels as a run
  * of fragments. A batch to a rank of the same node goes through that pair's shared-memory ring
- * (nodeshm.h) when the ring has room, and as an MPI message otherwise. Every batch carries a
+ * (nodeshm.h), waiting behind the earlier ones while the ring is full; MPI carries the batches
+ * to other nodes, and all of them when the rings are off. Every batch carries a
  * per-peer sequence number (reorder.h). The receiver keeps 16 receives posted with MPI_ANY_SOURCE,
  * so no receive ever names a rank that may be dead, and delivers each peer's frames in the order
  * they were sent. Every frame is validated (frame.h) and its sender must match the MPI envelope;
@@ -94,7 +95,8 @@ void rm_transport_mark_dead(struct rm_transport *t, int rank);
 /* Returns whether rank was declared dead. Can't fail. */
 bool rm_transport_is_dead(const struct rm_transport *t, int rank);
 
-/* Returns the number of sends posted and not yet completed. */
+/* Returns the number of sends posted and not yet completed, and of batches waiting for room in
+ * a same-node ring. */
 size_t rm_transport_pending(const struct rm_transport *t);
 
 /* Copies the counters. Can't fail. */
