@@ -121,8 +121,8 @@ struct rm_raft_hard_state {
  *  APPEND:         prev_index, prev_term, commit, n_entries, entries
  *  APPEND_RESP:    reject, index (success: highest index known to match; reject: the rejected
  *                  prev_index), hint_index and hint_term (reject only: where to probe next)
- *  HEARTBEAT:      commit
- *  HEARTBEAT_RESP: index (the follower's last log index)
+ *  HEARTBEAT:      commit, prev_index (the last index sent to this follower before it)
+ *  HEARTBEAT_RESP: index (the follower's last log index), prev_index (echoed)
  *  SNAPSHOT:       snap, snap_len, snap_data
  */
 struct rm_raft_msg {

@@ -10,8 +10,8 @@
  *   APPEND          u64 prev_index, u64 prev_term, u64 commit, u32 n, then n times
  *                   { u64 term, u8 type, 3 zero bytes, u32 len, len bytes } (index implied)
  *   APPEND_RESP     u64 index, u64 hint_index, u64 hint_term
- *   HEARTBEAT       u64 commit
- *   HEARTBEAT_RESP  u64 index
+ *   HEARTBEAT       u64 commit, u64 prev_index (the leader's last index sent to this follower)
+ *   HEARTBEAT_RESP  u64 index, u64 prev_index (echoed)
  *   SNAPSHOT        u64 index, u64 term, membership, u64 len, len bytes
  * A membership is u32 n_voters, u32 n_learners, then the voter and learner ids as u64.
  * The decoder checks every count against the bytes left before allocating, and rejects unknown
@@ -167,9 +167,9 @@ static size_t body_size(const struct rm_raft_msg *m)
     case RM_RAFT_MSG_APPEND_RESP:
         return 24;
     case RM_RAFT_MSG_HEARTBEAT:
-        return 8;
+        return 16;
     case RM_RAFT_MSG_HEARTBEAT_RESP:
-        return 8;
+        return 16;
     case RM_RAFT_MSG_SNAPSHOT:
         return 24 + rm_raft_membership_size(&m->snap.conf) + m->snap_len;
     default:
@@ -208,9 +208,11 @@ static void put_body(struct wr *w, const struct rm_raft_msg *m)
         break;
     case RM_RAFT_MSG_HEARTBEAT:
         put(w, m->commit, 8);
+        put(w, m->prev_index, 8);
         break;
     case RM_RAFT_MSG_HEARTBEAT_RESP:
         put(w, m->index, 8);
+        put(w, m->prev_index, 8);
         break;
     case RM_RAFT_MSG_SNAPSHOT:
         put(w, m->snap.index, 8);
@@ -324,9 +326,11 @@ static int get_body(struct rd *r, struct rm_raft_msg *m)
         return 0;
     case RM_RAFT_MSG_HEARTBEAT:
         m->commit = get(r, 8);
+        m->prev_index = get(r, 8);
         return 0;
     case RM_RAFT_MSG_HEARTBEAT_RESP:
         m->index = get(r, 8);
+        m->prev_index = get(r, 8);
         return 0;
     case RM_RAFT_MSG_SNAPSHOT:
         m->snap.index = get(r, 8);

@@ -128,6 +128,7 @@ static int send_heartbeat(struct rm_raft *r, struct rm__raft_progress *pr)
     struct rm_raft_msg m = {0};
     m.type = RM_RAFT_MSG_HEARTBEAT;
     m.to = pr->id;
+    m.prev_index = pr->next - 1; /* echoed back: what had been sent before this heartbeat */
     /* only what the follower is known to hold: its log may still have a divergent tail */
     m.commit = pr->match < r->commit ? pr->match : r->commit;
     return rm__raft_send(r, &m);
@@ -318,8 +319,12 @@ int rm__raft_on_heartbeat_resp(struct rm_raft *r, const struct rm_raft_msg *m)
     pr->last_active = r->now;
     if (pr->state == RM__RAFT_PROBE) {
         pr->paused = false;
-    } else if (pr->state == RM__RAFT_REPLICATE && m->index < pr->next - 1) {
-        pr_reset(pr, RM__RAFT_PROBE, pr->match + 1); /* an APPEND was lost: resend */
+    } else if (pr->state == RM__RAFT_REPLICATE && m->index < m->prev_index) {
+        /* An APPEND sent before the heartbeat had not arrived when it did: it was lost.
+         * (Comparing with pr->next instead would take APPENDs sent since the heartbeat, still
+         * on their way, for lost ones, and resend them, each time a queue to the follower
+         * grows: a resend storm that fills the queue further.) */
+        pr_reset(pr, RM__RAFT_PROBE, pr->match + 1);
     } else if (pr->state == RM__RAFT_REPLICATE && pr->match < pr->next - 1) {
         if ((rc = send_resync(r, pr)) != 0) /* an ack may have been lost */
             return rc;
@@ -350,6 +355,7 @@ int rm__raft_on_heartbeat(struct rm_raft *r, const struct rm_raft_msg *m)
     resp.type = RM_RAFT_MSG_HEARTBEAT_RESP;
     resp.to = m->from;
     resp.index = last;
+    resp.prev_index = m->prev_index;
     return rm__raft_send(r, &resp);
 }
 

@@ -65,6 +65,21 @@ static size_t count(const struct outbox *o, uint32_t type, uint64_t to)
     return n;
 }
 
+/* Entries carried by the APPENDs in o addressed to `to`. */
+static uint64_t entries_sent(const struct outbox *o, uint64_t to)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < o->n; i++) {
+        struct rm_raft_msg m;
+        if (o->type[i] != RM_RAFT_MSG_APPEND || o->to[i] != to)
+            continue;
+        CU_ASSERT_EQUAL_FATAL(rm_raft_msg_decode(o->buf[i], o->len[i], &m), 0);
+        n += m.n_entries;
+        rm_raft_msg_close(&m);
+    }
+    return n;
+}
+
 static struct rm_raft *make(uint64_t id, uint32_t voters, struct rm_raft_config *over)
 {
     struct rm_raft_config cfg;
@@ -253,6 +268,42 @@ static void test_flow_control(void)
     CU_ASSERT(count(&o, RM_RAFT_MSG_APPEND, 2) <= 4);
     CU_ASSERT(count(&o, RM_RAFT_MSG_APPEND, 2) >= 1);
     CU_ASSERT_EQUAL(count(&o, RM_RAFT_MSG_APPEND, 3), 0);
+    outbox_clear(&o);
+    rm_raft_destroy(r);
+}
+
+/* A heartbeat answer that predates APPENDs still on their way must not make the leader resend
+ * them (under load that fed a resend storm); one showing that an APPEND sent before the
+ * heartbeat never arrived must. */
+static void test_heartbeat_is_not_a_loss(void)
+{
+    struct rm_raft_config cfg;
+    struct outbox o = {0};
+    rm_raft_config_default(&cfg);
+    cfg.check_quorum = false;
+    struct rm_raft *r = leader_of_three(&o, &cfg);
+    struct rm_raft_msg ack = msg(RM_RAFT_MSG_APPEND_RESP, 2, 1, 1);
+    ack.index = 1;
+    step(r, &ack); /* node 2 holds the no-op: pipelined replication */
+    drain(r, &o);
+    CU_ASSERT_EQUAL(rm_raft_propose(r, "abcd", 4, NULL), 0);
+    CU_ASSERT_EQUAL(rm_raft_propose(r, "efgh", 4, NULL), 0);
+    drain(r, &o);
+    CU_ASSERT(count(&o, RM_RAFT_MSG_APPEND, 2) >= 1);
+    outbox_clear(&o);
+    /* the answer to a heartbeat sent when only index 1 had gone out */
+    struct rm_raft_msg hb = msg(RM_RAFT_MSG_HEARTBEAT_RESP, 2, 1, 1);
+    hb.index = 1;
+    hb.prev_index = 1;
+    step(r, &hb);
+    drain(r, &o);
+    CU_ASSERT_EQUAL(entries_sent(&o, 2), 0); /* an empty resync APPEND at most */
+    outbox_clear(&o);
+    /* the answer to a heartbeat sent after index 3: the APPENDs before it were lost */
+    hb.prev_index = 3;
+    step(r, &hb);
+    drain(r, &o);
+    CU_ASSERT(entries_sent(&o, 2) >= 2);
     outbox_clear(&o);
     rm_raft_destroy(r);
 }
@@ -550,6 +601,7 @@ int main(void)
         !CU_add_test(s, "pre-vote and stickiness", test_prevote_and_stickiness) ||
         !CU_add_test(s, "check-quorum", test_check_quorum) ||
         !CU_add_test(s, "flow control", test_flow_control) ||
+        !CU_add_test(s, "a heartbeat answer is not a lost APPEND", test_heartbeat_is_not_a_loss) ||
         !CU_add_test(s, "uncommitted bytes cap", test_uncommitted_cap) ||
         !CU_add_test(s, "proposal and membership rules", test_proposal_rules) ||
         !CU_add_test(s, "learner promotion, removed leader",
