@@ -43,6 +43,7 @@ struct pending_send {
 #define POOL_MAX 32  /* spare batch buffers kept for reuse */
 #define MPI_QUIET 64 /* polls that found no MPI traffic before MPI is tested less often */
 #define MPI_SKIP 4   /* then it is tested on one poll in this many (a power of two) */
+#define SEND_EVERY 8 /* fast polls per test of the oldest pending send (a power of two) */
 
 struct rm_transport {
     struct rm_transport_config cfg;
@@ -60,7 +61,8 @@ struct rm_transport {
     bool *deferred_forget;   /* per peer: dead, stash not yet dropped */
     int order[RECVS];        /* ring slots, oldest posted receive first (circular from head) */
     int head;
-    unsigned polls;    /* polls since the last full Testsome */
+    unsigned polls;      /* polls since the last full Testsome */
+    unsigned send_polls; /* fast polls, for SEND_EVERY */
     int repost[RECVS]; /* slots taken and not yet posted again, oldest first */
     int n_repost;
     unsigned char *pool[POOL_MAX]; /* spare batch buffers */
