@@ -56,7 +56,7 @@ static int map_line(const char *p, const char *end, struct rm_emitter *out)
     int kn = snprintf(key, sizeof key, "level:%.*s", (int)(lend - lv), lv);
     struct agg one = {1, 0, 0, 0};
     int rc = emit_agg(out, key, (size_t)kn, &one);
-    size_t sl, tl, ll;
+    size_t sl = 0, tl = 0, ll = 0;
     const char *svc = field(lend, end, "service", &sl), *st = field(lend, end, "status", &tl),
                *lat = field(lend, end, "latency_ms", &ll);
     if (rc != 0 || !svc || !st || !lat || sl == 0 || sl > 100)

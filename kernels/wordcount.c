@@ -2,7 +2,6 @@
  * of the wordcount kernel. See wordcount.h for the contract and the wire layout. */
 #include "kernels/wordcount.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -740,11 +739,10 @@ int rm_wc_decode_into(struct rm_wc *t, const unsigned char *buf, size_t len)
         return RM_ENOMEM;
     for (const unsigned char *p = c.records; p < c.end;) {
         struct wc_record r;
-        rc = wc_record_get(&p, c.end, &r);
-        assert(rc == 0); /* wc_check read the same bytes */
-        rc = wc_upsert_word(t, r.word, r.len, r.count);
-        assert(rc == 0); /* the room was reserved above */
-        (void)rc;
+        if (wc_record_get(&p, c.end, &r) != 0) /* can't happen: wc_check read the same bytes */
+            return RM_ECORRUPT;
+        if ((rc = wc_upsert_word(t, r.word, r.len, r.count)) != 0) /* room was reserved above */
+            return rc;
     }
     return 0;
 }

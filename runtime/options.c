@@ -139,7 +139,7 @@ static int parse_choice(const char *name, const char *s, const char *a, const ch
 static int parse_valued(struct rm_options *o, const char *name, const char *v, char *err,
                         size_t len)
 {
-    int choice;
+    int choice = 0;
     int rc;
     if (strcmp(name, "--heartbeat-ms") == 0)
         return parse_u32(name, v, 1, 60000, &o->heartbeat_ms, err, len);
