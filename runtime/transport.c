@@ -58,9 +58,11 @@ int rm_transport_create(const struct rm_transport_config *cfg, struct rm_transpo
     if (MPI_Comm_rank(cfg->comm, &t->rank) != MPI_SUCCESS ||
         MPI_Comm_size(cfg->comm, &t->size) != MPI_SUCCESS)
         goto err;
-    if ((rc = alloc_peers(t)) != 0)
-        goto err;
+    /* The rings first: mapping them is collective, so every rank reaches it, whatever may
+     * fail here afterwards. */
     if (t->cfg.shm_ring_bytes > 0 && (rc = rm__tshm_open(t)) != 0)
+        goto err;
+    if ((rc = alloc_peers(t)) != 0)
         goto err;
     for (int i = 0; i < RECVS; i++) {
         t->order[i] = i;
