@@ -581,7 +581,12 @@ void rm_options_print_help(const char *kernel, void *file)
           "  --trace FILE          write a Chrome trace-event JSON there when the job ends\n"
           "                        (Perfetto, chrome://tracing, 'ringmaster timeline')\n"
           "  --startup-timeout S   fail (exit 3) if MPI start-up takes longer [120]\n"
-          "  --quiet, --verbose    less or more logging on stderr\n",
+          "  --quiet, --verbose    less or more logging on stderr\n"
+          "\n"
+          "Environment:\n"
+          "  RINGMASTER_SHM=0      ranks on one node talk through MPI alone, not through\n"
+          "                        shared-memory rings in /dev/shm\n"
+          "  RINGMASTER_KEEP_PML=1 keep Open MPI's own messaging layer choice\n",
           f);
 }
 
