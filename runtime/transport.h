@@ -78,9 +78,11 @@ int rm_transport_send(struct rm_transport *t, int dest, uint8_t type, const void
 /* Posts every non-empty batch. Returns 0 or the first error (RM_ENOMEM, RM_EMPI). */
 int rm_transport_flush(struct rm_transport *t);
 
-/* Receives up to max_batches pending batches, validates them and calls fn for each good frame,
- * then completes finished sends. *activity is set to the number of batches received plus sends
- * completed. Returns 0, or RM_EMPI/RM_ENOMEM (the transport stays usable).
+/* Receives pending batches, validates them and calls fn for each good frame, then completes
+ * finished sends: up to max_batches from the same-node rings, and what one pass over MPI
+ * brings (one batch on the fast path; call again while there is activity). *activity is set
+ * to the number of batches received plus sends completed. Returns 0, or RM_EMPI/RM_ENOMEM (the
+ * transport stays usable).
  * The fast path tests only the oldest posted receive, where MPI puts the next message; every
  * FULL_EVERY polls, or always when thorough is set, it tests every request. Pass thorough when
  * the caller is idle: a receive matched to a message from a rank that died mid-transfer never
