@@ -1,5 +1,6 @@
 /* shuffle.c: see shuffle.h. */
 #include "scheduler/shuffle.h"
+#include "scheduler/shuffle_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -17,61 +18,10 @@
 #include "runtime/frame.h"
 #include "runtime/log.h"
 
-#define PART_HEAD 17u /* u8 codec, u64 raw length, u64 checksum */
-enum codec { CODEC_RAW = 0, CODEC_ZSTD = 1 };
-
-struct stored { /* one task's output */
-    uint64_t id;
-    uint32_t n;
-    unsigned char **part; /* n stored parts: PART_HEAD then the (compressed) bytes */
-    size_t *len;
-};
-
-struct request { /* a fetch waiting for its DATA, or a copy waiting for its REPLICA_ACK */
-    uint64_t req;
-    uint32_t holder;
-    bool done;
-    int status;
-    unsigned char *data; /* the stored part, malloc'd */
-    size_t len;
-    struct request *next;
-};
-
-/* An asynchronous copy to several ranks (rm_shuffle_replicate_async), reaped on the control
- * thread once every one of its requests is done. */
-struct group {
-    uint64_t id;
-    uint32_t n;
-    uint32_t to[RM_SHUFFLE_MAX_REPLICAS];
-    struct request r[RM_SHUFFLE_MAX_REPLICAS];
-    size_t bytes;
-    uint64_t t0;
-    rm_shuffle_copied_fn done;
-    void *arg;
-    struct group *next;
-};
-
-struct rm_shuffle {
-    struct rm_control *ctl;
-    int level;
-    uint32_t timeout_ms;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct stored *store; /* open addressing on id, cap a power of two */
-    size_t n_store, cap_store;
-    struct request *pending;
-    struct group *groups; /* asynchronous copies in flight (under mu) */
-    uint64_t next_req;
-    uint64_t held, sent, received, replicated;
-    bool *dead;   /* per rank, as this rank's detector found (under mu) */
-    bool aborted; /* the job is over (under mu) */
-    int size;
-};
-
 /* ---- the store --------------------------------------------------------------------------------
  */
 
-static size_t slot_of(const struct rm_shuffle *s, uint64_t id)
+size_t rm__shuffle_slot_of(const struct rm_shuffle *s, uint64_t id)
 {
     size_t mask = s->cap_store - 1, i = (size_t)(XXH3_64bits(&id, sizeof id) & mask);
     while (s->store[i].part && s->store[i].id != id)
@@ -79,7 +29,7 @@ static size_t slot_of(const struct rm_shuffle *s, uint64_t id)
     return i;
 }
 
-static void free_stored(struct stored *st)
+void rm__shuffle_free_stored(struct stored *st)
 {
     for (uint32_t i = 0; i < st->n; i++)
         free(st->part[i]);
@@ -102,7 +52,7 @@ static int grow_store(struct rm_shuffle *s)
     s->cap_store = cap;
     for (size_t i = 0; i < old_cap; i++)
         if (old[i].part)
-            s->store[slot_of(s, old[i].id)] = old[i];
+            s->store[rm__shuffle_slot_of(s, old[i].id)] = old[i];
     free(old);
     return 0;
 }
@@ -171,16 +121,16 @@ static int new_stored(struct stored *st, uint64_t id, uint32_t n)
 
 /* Puts st (owned) into the store, replacing an earlier copy of its task. 0 or RM_ENOMEM (st is
  * freed). */
-static int insert_stored(struct rm_shuffle *s, struct stored *st, uint64_t bytes)
+int rm__shuffle_insert_stored(struct rm_shuffle *s, struct stored *st, uint64_t bytes)
 {
     pthread_mutex_lock(&s->mu);
     int rc = grow_store(s);
     if (rc == 0) {
-        size_t i = slot_of(s, st->id);
+        size_t i = rm__shuffle_slot_of(s, st->id);
         if (s->store[i].part) {
             for (uint32_t k = 0; k < s->store[i].n; k++)
                 s->held -= s->store[i].len[k];
-            free_stored(&s->store[i]);
+            rm__shuffle_free_stored(&s->store[i]);
         } else {
             s->n_store++;
         }
@@ -189,7 +139,7 @@ static int insert_stored(struct rm_shuffle *s, struct stored *st, uint64_t bytes
     }
     pthread_mutex_unlock(&s->mu);
     if (rc != 0)
-        free_stored(st);
+        rm__shuffle_free_stored(st);
     return rc;
 }
 
@@ -208,10 +158,10 @@ int rm_shuffle_put(struct rm_shuffle *s, uint64_t id, uint32_t n, unsigned char 
         bytes += st.len[i];
     }
     if (rc != 0) {
-        free_stored(&st);
+        rm__shuffle_free_stored(&st);
         return rc;
     }
-    return insert_stored(s, &st, bytes);
+    return rm__shuffle_insert_stored(s, &st, bytes);
 }
 
 int rm_shuffle_each(struct rm_shuffle *s, uint64_t id_end,
@@ -234,7 +184,7 @@ int rm_shuffle_each(struct rm_shuffle *s, uint64_t id_end,
     for (size_t k = 0; k < n && rc == 0; k++) { /* one output at a time: the lock stays short */
         struct stored c = {.id = ids[k]};
         pthread_mutex_lock(&s->mu);
-        const struct stored *st = &s->store[slot_of(s, ids[k])];
+        const struct stored *st = &s->store[rm__shuffle_slot_of(s, ids[k])];
         if (st->part && st->id == ids[k]) {
             c.n = st->n;
             c.part = calloc(st->n ? st->n : 1, sizeof *c.part);
@@ -251,7 +201,7 @@ int rm_shuffle_each(struct rm_shuffle *s, uint64_t id_end,
         pthread_mutex_unlock(&s->mu);
         if (rc == 0 && c.part)
             rc = fn(arg, c.id, c.n, c.part, c.len);
-        free_stored(&c);
+        rm__shuffle_free_stored(&c);
     }
     free(ids);
     return rc;
@@ -279,10 +229,10 @@ int rm_shuffle_import(struct rm_shuffle *s, uint64_t id, uint32_t n, unsigned ch
         }
     }
     if (rc != 0) {
-        free_stored(&st);
+        rm__shuffle_free_stored(&st);
         return rc;
     }
-    return insert_stored(s, &st, bytes);
+    return rm__shuffle_insert_stored(s, &st, bytes);
 }
 
 /* Copies stored part `part` of task id (under mu). Returns 0, RM_ENOENT or RM_ENOMEM. */
@@ -291,7 +241,7 @@ static int copy_part(struct rm_shuffle *s, uint64_t id, uint32_t part, unsigned 
 {
     if (s->cap_store == 0)
         return RM_ENOENT;
-    const struct stored *st = &s->store[slot_of(s, id)];
+    const struct stored *st = &s->store[rm__shuffle_slot_of(s, id)];
     if (!st->part || part >= st->n)
         return RM_ENOENT;
     *out = malloc(st->len[part]);
@@ -372,11 +322,9 @@ static void on_data(struct rm_control *c, void *ctx, const struct rm_frame_heade
     pthread_mutex_unlock(&s->mu);
 }
 
-static void unlink_request(struct rm_shuffle *s, struct request *r);
-
 /* Runs the callbacks of the asynchronous copies whose every request is done. Control thread,
  * without mu. */
-static void reap_groups(struct rm_shuffle *s)
+void rm__shuffle_reap_groups(struct rm_shuffle *s)
 {
     struct group *over = NULL;
     pthread_mutex_lock(&s->mu);
@@ -391,7 +339,7 @@ static void reap_groups(struct rm_shuffle *s)
         }
         *pp = g->next;
         for (uint32_t i = 0; i < g->n; i++)
-            unlink_request(s, &g->r[i]); /* a no-op for one that never started */
+            rm__shuffle_unlink_request(s, &g->r[i]); /* a no-op for one that never started */
         g->next = over;
         over = g;
     }
@@ -430,7 +378,7 @@ static void on_death(struct rm_control *c, void *ctx, uint32_t rank, enum rm_dea
         }
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    reap_groups(s);
+    rm__shuffle_reap_groups(s);
 }
 
 /* A request message (its first 8 bytes are the request number) on its way to a rank. */
@@ -456,7 +404,7 @@ static void send_req(struct rm_control *c, void *arg)
             }
         pthread_cond_broadcast(&s->cv);
         pthread_mutex_unlock(&s->mu);
-        reap_groups(s);
+        rm__shuffle_reap_groups(s);
     }
     free(f);
 }
@@ -464,7 +412,7 @@ static void send_req(struct rm_control *c, void *arg)
 /* ---- worker thread: fetching ------------------------------------------------------------------
  */
 
-static void unlink_request(struct rm_shuffle *s, struct request *r)
+void rm__shuffle_unlink_request(struct rm_shuffle *s, struct request *r)
 {
     for (struct request **pp = &s->pending; *pp; pp = &(*pp)->next)
         if (*pp == r) {
@@ -474,7 +422,7 @@ static void unlink_request(struct rm_shuffle *s, struct request *r)
 }
 
 /* Waits for r under mu until done or the deadline. */
-static void wait_request(struct rm_shuffle *s, struct request *r)
+void rm__shuffle_wait_request(struct rm_shuffle *s, struct request *r)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -494,8 +442,8 @@ static void wait_request(struct rm_shuffle *s, struct request *r)
 /* Sends a request of `type` (payload msg, len bytes, its first 8 left for the request number)
  * to r->holder, another rank, and links r into the pending list. Returns 0 (r is then pending
  * until it is waited for and unlinked), or an error (r is not linked). */
-static int start_request(struct rm_shuffle *s, struct request *r, uint32_t type,
-                         const unsigned char *msg, size_t len)
+int rm__shuffle_start_request(struct rm_shuffle *s, struct request *r, uint32_t type,
+                              const unsigned char *msg, size_t len)
 {
     struct send_req *f = malloc(sizeof *f + len);
     if (!f)
@@ -521,27 +469,28 @@ static int start_request(struct rm_shuffle *s, struct request *r, uint32_t type,
     if (rc != 0) {
         free(f);
         pthread_mutex_lock(&s->mu);
-        unlink_request(s, r);
+        rm__shuffle_unlink_request(s, r);
         pthread_mutex_unlock(&s->mu);
     }
     return rc;
 }
 
-/* Sends the FETCH of part `part` of task id's output for r. Same returns as start_request. */
+/* Sends the FETCH of part `part` of task id's output for r. Same returns as
+ * rm__shuffle_start_request. */
 static int start_fetch(struct rm_shuffle *s, struct request *r, uint64_t id, uint32_t part)
 {
     unsigned char msg[20];
     rm_put_u64(msg + 8, id);
     rm_put_u32(msg + 16, part);
-    return start_request(s, r, RM_MSG_FETCH, msg, sizeof msg);
+    return rm__shuffle_start_request(s, r, RM_MSG_FETCH, msg, sizeof msg);
 }
 
 /* Waits for a started request, unlinks it and decodes its part into *buf. */
 static int finish_request(struct rm_shuffle *s, struct request *r, unsigned char **buf, size_t *len)
 {
     pthread_mutex_lock(&s->mu);
-    wait_request(s, r);
-    unlink_request(s, r);
+    rm__shuffle_wait_request(s, r);
+    rm__shuffle_unlink_request(s, r);
     pthread_mutex_unlock(&s->mu);
     int rc = r->status;
     if (rc == 0)
@@ -555,7 +504,7 @@ static int finish_request(struct rm_shuffle *s, struct request *r, unsigned char
 static void drop_request(struct rm_shuffle *s, struct request *r)
 {
     pthread_mutex_lock(&s->mu);
-    unlink_request(s, r);
+    rm__shuffle_unlink_request(s, r);
     pthread_mutex_unlock(&s->mu);
     free(r->data);
     r->data = NULL;
@@ -656,7 +605,7 @@ void rm_shuffle_abort(struct rm_shuffle *s)
         }
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    reap_groups(s);
+    rm__shuffle_reap_groups(s);
 }
 
 void rm_shuffle_stats(struct rm_shuffle *s, uint64_t *held, uint64_t *sent, uint64_t *received)
@@ -670,196 +619,6 @@ void rm_shuffle_stats(struct rm_shuffle *s, uint64_t *held, uint64_t *sent, uint
 
 /* ---- lifecycle ---------------------------------------------------------------------------------
  */
-
-/* ---- replicas ---------------------------------------------------------------------------------
- * REPLICA: u64 req, u64 id, u32 n, n x u32 length, then the n stored parts as they are (each
- * PART_HEAD and the compressed bytes, so its checksum travels with it and is verified on use).
- * REPLICA_ACK: u64 req, u32 status. */
-
-static void on_replica(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
-                       const void *payload)
-{
-    struct rm_shuffle *s = ctx;
-    const unsigned char *p = payload;
-    size_t len = h->length;
-    uint32_t n = len >= 20 ? rm_get_u32(p + 16) : UINT32_MAX;
-    int rc = n <= 65536 && len >= 20 + 4 * (size_t)n ? 0 : RM_EPROTO;
-    struct stored st = {.id = rc == 0 ? rm_get_u64(p + 8) : 0, .n = n};
-    size_t at = 20 + 4 * (size_t)n;
-    uint64_t bytes = 0;
-    if (rc == 0) {
-        st.part = calloc(n ? n : 1, sizeof *st.part);
-        st.len = calloc(n ? n : 1, sizeof *st.len);
-        rc = st.part && st.len ? 0 : RM_ENOMEM;
-    }
-    for (uint32_t i = 0; rc == 0 && i < n; i++) {
-        size_t l = rm_get_u32(p + 20 + 4 * (size_t)i);
-        if (l < PART_HEAD || len - at < l) {
-            rc = RM_EPROTO;
-            break;
-        }
-        if (!(st.part[i] = malloc(l))) {
-            rc = RM_ENOMEM;
-            break;
-        }
-        memcpy(st.part[i], p + at, l);
-        st.len[i] = l;
-        at += l;
-        bytes += l;
-    }
-    if (rc == 0 && at != len)
-        rc = RM_EPROTO;
-    if (rc == 0)
-        rc = insert_stored(s, &st, bytes);
-    else
-        free_stored(&st);
-    if (rc == RM_EPROTO)
-        rm_warn("dropped a malformed replica from rank %u", h->sender);
-    if (len < 8)
-        return;
-    unsigned char ack[12];
-    memcpy(ack, p, 8);
-    rm_put_u32(ack + 8, (uint32_t)rc);
-    rm_control_send(c, (int)h->sender, RM_MSG_REPLICA_ACK, ack, sizeof ack);
-}
-
-static void on_replica_ack(struct rm_control *c, void *ctx, const struct rm_frame_header *h,
-                           const void *payload)
-{
-    struct rm_shuffle *s = ctx;
-    (void)c;
-    if (h->length != 12)
-        return;
-    const unsigned char *p = payload;
-    uint64_t req = rm_get_u64(p);
-    pthread_mutex_lock(&s->mu);
-    for (struct request *r = s->pending; r; r = r->next)
-        if (r->req == req && r->holder == h->sender && !r->done) {
-            r->status = (int)rm_get_u32(p + 8);
-            r->done = true;
-            pthread_cond_broadcast(&s->cv);
-        }
-    pthread_mutex_unlock(&s->mu);
-    reap_groups(s);
-}
-
-/* The REPLICA message carrying task id's stored output (malloc'd; its first 8 bytes left for
- * the request number), or NULL with *rc RM_ENOENT or RM_ENOMEM. */
-static unsigned char *replica_msg(struct rm_shuffle *s, uint64_t id, size_t *len, int *rc)
-{
-    pthread_mutex_lock(&s->mu);
-    const struct stored *st = s->cap_store ? &s->store[slot_of(s, id)] : NULL;
-    if (!st || !st->part) {
-        pthread_mutex_unlock(&s->mu);
-        *rc = RM_ENOENT;
-        return NULL;
-    }
-    *len = 20 + 4 * (size_t)st->n;
-    for (uint32_t i = 0; i < st->n; i++)
-        *len += st->len[i];
-    unsigned char *msg = malloc(*len);
-    if (msg) {
-        rm_put_u64(msg + 8, id);
-        rm_put_u32(msg + 16, st->n);
-        size_t at = 20 + 4 * (size_t)st->n;
-        for (uint32_t i = 0; i < st->n; i++) {
-            rm_put_u32(msg + 20 + 4 * (size_t)i, (uint32_t)st->len[i]);
-            memcpy(msg + at, st->part[i], st->len[i]);
-            at += st->len[i];
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    *rc = msg ? 0 : RM_ENOMEM;
-    return msg;
-}
-
-int rm_shuffle_replicate(struct rm_shuffle *s, uint64_t id, const uint32_t *to, uint32_t n,
-                         bool *ok)
-{
-    if (!s || (n && (!to || !ok)) || n > RM_SHUFFLE_MAX_REPLICAS)
-        return RM_EINVAL;
-    for (uint32_t i = 0; i < n; i++)
-        ok[i] = false;
-    if (n == 0)
-        return 0;
-    size_t len = 0;
-    int rc;
-    unsigned char *msg = replica_msg(s, id, &len, &rc);
-    if (!msg)
-        return rc;
-    struct request r[RM_SHUFFLE_MAX_REPLICAS];
-    bool started[RM_SHUFFLE_MAX_REPLICAS];
-    uint64_t t0 = rm_clock_monotonic_ns(), sent = 0;
-    uint32_t made = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        r[i] = (struct request){.holder = to[i]};
-        started[i] = (int)to[i] < s->size && start_request(s, &r[i], RM_MSG_REPLICA, msg, len) == 0;
-    }
-    free(msg);
-    for (uint32_t i = 0; i < n; i++) {
-        if (!started[i])
-            continue;
-        pthread_mutex_lock(&s->mu);
-        wait_request(s, &r[i]);
-        unlink_request(s, &r[i]);
-        ok[i] = r[i].status == 0;
-        s->replicated += ok[i] ? len : 0;
-        pthread_mutex_unlock(&s->mu);
-        sent += ok[i] ? len : 0;
-        made += ok[i];
-    }
-    rm_trace_count(RM_TRACE_REPLICATED, sent);
-    rm_trace_event(RM_TRACE_REPLICATE, 0, made, id, sent, t0, rm_clock_monotonic_ns());
-    return 0;
-}
-
-static void reap_call(struct rm_control *c, void *arg)
-{
-    (void)c;
-    reap_groups(arg);
-}
-
-int rm_shuffle_replicate_async(struct rm_shuffle *s, uint64_t id, const uint32_t *to, uint32_t n,
-                               rm_shuffle_copied_fn done, void *arg)
-{
-    if (!s || !done || (n && !to) || n > RM_SHUFFLE_MAX_REPLICAS)
-        return RM_EINVAL;
-    size_t len = 0;
-    int rc;
-    unsigned char *msg = replica_msg(s, id, &len, &rc);
-    struct group *g = msg ? calloc(1, sizeof *g) : NULL;
-    if (!g) {
-        free(msg);
-        return msg ? RM_ENOMEM : rc;
-    }
-    *g = (struct group){
-        .id = id, .n = n, .bytes = len, .t0 = rm_clock_monotonic_ns(), .done = done, .arg = arg};
-    for (uint32_t i = 0; i < n; i++) { /* not done until started and answered */
-        g->to[i] = to[i];
-        g->r[i] =
-            (struct request){.holder = to[i], .done = (int)to[i] >= s->size, .status = RM_EDEAD};
-    }
-    pthread_mutex_lock(&s->mu); /* linked before any request starts: an answer finds it */
-    g->next = s->groups;
-    s->groups = g;
-    pthread_mutex_unlock(&s->mu);
-    for (uint32_t i = 0; i < n; i++) {
-        if ((int)to[i] >= s->size)
-            continue;
-        /* once the last request is out or done, g may be reaped and freed at any moment:
-         * it is not touched again */
-        if (start_request(s, &g->r[i], RM_MSG_REPLICA, msg, len) != 0) {
-            pthread_mutex_lock(&s->mu);
-            g->r[i].done = true;
-            pthread_mutex_unlock(&s->mu);
-        }
-    }
-    free(msg);
-    /* the control thread looks once the requests are out: all may have failed to start */
-    if (rm_control_call(s->ctl, reap_call, s) != 0)
-        rm_debug("copy of task %llu: the control thread is stopping", (unsigned long long)id);
-    return 0;
-}
 
 int rm_shuffle_create(struct rm_control *ctl, int level, uint32_t timeout_ms,
                       struct rm_shuffle **out)
@@ -882,9 +641,9 @@ int rm_shuffle_create(struct rm_control *ctl, int level, uint32_t timeout_ms,
     if (rc == 0)
         rc = rm_control_on(ctl, RM_MSG_DATA, on_data, s);
     if (rc == 0)
-        rc = rm_control_on(ctl, RM_MSG_REPLICA, on_replica, s);
+        rc = rm_control_on(ctl, RM_MSG_REPLICA, rm__shuffle_on_replica, s);
     if (rc == 0)
-        rc = rm_control_on(ctl, RM_MSG_REPLICA_ACK, on_replica_ack, s);
+        rc = rm_control_on(ctl, RM_MSG_REPLICA_ACK, rm__shuffle_on_replica_ack, s);
     if (rc == 0)
         rc = rm_control_on_death(ctl, on_death, s);
     if (rc != 0) {
@@ -901,7 +660,7 @@ void rm_shuffle_destroy(struct rm_shuffle *s)
         return;
     for (size_t i = 0; i < s->cap_store; i++)
         if (s->store[i].part)
-            free_stored(&s->store[i]);
+            rm__shuffle_free_stored(&s->store[i]);
     free(s->store);
     while (s->groups) {
         struct group *g = s->groups;
